@@ -1,0 +1,34 @@
+# Two commands on a fresh machine with Python 3.11, git and make:
+#   make book   build the course site, executing every notebook
+#   make test   run the unit tests and every notebook under nbval
+# Both create .venv if needed and install the pinned requirements and aadlib (editable) into it.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# TensorFlow's start-up banner (oneDNN, CPU features) is noise for readers and test logs.
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: book test data clean
+
+$(INSTALLED): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+data: $(INSTALLED)
+	$(PY) -c "import aadlib; print('data:', aadlib.fetch('anomaly_mini'))"
+
+book: data
+	$(VENV)/bin/jupyter-book build . -W --keep-going
+	@echo "The course site: $(CURDIR)/_build/html/index.html"
+
+test: data
+	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+clean:
+	rm -rf _build

@@ -1,0 +1,411 @@
+"""Data sets: a registry of downloads, a verified cache, and a loader for clip folders.
+
+The cache folder is ``data/`` in a source checkout of the course, or the user
+cache folder (e.g. ``~/.cache/aadlib``) when aadlib is installed from pip; the
+environment variable ``AAD_DATA_DIR`` overrides both. A file already in the
+cache with the registered SHA-256 is never downloaded again.
+
+Notebook: 00_task_and_data, 01_distribution_modelling.
+"""
+
+import hashlib
+import os
+import re
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from .utils import AadError
+
+DATA_DIR_ENV = "AAD_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class Download:
+    """One registered download: where it lives, its checksum and what it unpacks to."""
+
+    url: str
+    sha256: str
+    filename: str
+    folder: str
+    description: str
+
+
+REGISTRY = {
+    "anomaly_mini": Download(
+        url="https://github.com/machinelistening/machinelistening.github.io/blob/master/anomaly_mini.zip?raw=true",
+        sha256="53fa0ab5613ca129f7c62b303fe27109418622f91e551f6c4e61253940f352e9",
+        filename="anomaly_mini.zip",
+        folder="anomaly_mini",
+        description=(
+            "20 normal training clips, 5 normal and 5 anomalous test clips of the MIMII valve "
+            "set at 6 dB SNR; mono, 44.1 kHz, 2.5 s. MIMII (Purohit et al., DCASE 2019), CC BY-SA 4.0."
+        ),
+    ),
+}
+
+
+def data_dir():
+    """The cache folder: ``$AAD_DATA_DIR``, else ``data/`` of a checkout, else the user cache.
+
+    Returns:
+        pathlib.Path: The folder (not created here).
+    """
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
+        return checkout / "data"
+    import pooch
+
+    return Path(pooch.os_cache("aadlib"))
+
+
+def sha256(path):
+    """SHA-256 hex digest of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(name="anomaly_mini"):
+    """Make sure a registered data set is in the cache and unpacked; return its folder.
+
+    Nothing is downloaded when the archive is already in the cache with the
+    registered SHA-256. A cached archive with another checksum is renamed to
+    ``<file>.corrupt`` (kept for inspection, never used) and downloaded again.
+    The archive is unpacked beside itself, or into the user cache when the
+    cache folder is read-only (a shared copy).
+
+    Args:
+        name (str): A key of :data:`REGISTRY`.
+
+    Returns:
+        pathlib.Path: The folder with the WAV files.
+
+    Raises:
+        AadError: Unknown name, download impossible, or checksum mismatch.
+
+    Notebook: 00_task_and_data, 01_distribution_modelling.
+    """
+    if name not in REGISTRY:
+        raise AadError(f"Unknown data set {name!r}; registered data sets: {', '.join(sorted(REGISTRY))}.")
+    entry = REGISTRY[name]
+    cache = data_dir()
+    archive = cache / entry.filename
+    if archive.is_file() and sha256(archive) != entry.sha256:
+        _set_aside(archive, entry)
+    if not archive.is_file():
+        _download(entry, cache)
+    return _unpack(archive, entry)
+
+
+def _set_aside(path, entry):
+    got = sha256(path)
+    aside = path.with_name(path.name + ".corrupt")
+    try:
+        path.replace(aside)
+    except OSError:
+        raise AadError(
+            f"{path} has SHA-256 {got} but {entry.sha256} was expected, and its folder is read-only; "
+            f"replace it with a good copy from {entry.url}."
+        ) from None
+    warnings.warn(
+        f"{path} had SHA-256 {got} instead of {entry.sha256}; it was moved to {aside} and will be downloaded again.",
+        stacklevel=3,
+    )
+
+
+def _download(entry, cache):
+    import pooch
+
+    by_hand = (
+        f"download {entry.url} by hand and save it as {cache / entry.filename}, "
+        f"or set {DATA_DIR_ENV} to a folder that already has {entry.filename}"
+    )
+    partial = entry.filename + ".part"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        pooch.retrieve(entry.url, known_hash=None, fname=partial, path=cache, progressbar=False)
+    except Exception as error:  # requests, urllib3 and OS errors all mean the same to a reader
+        raise AadError(f"Could not download {entry.filename} ({type(error).__name__}); {by_hand}.") from None
+    got = sha256(cache / partial)
+    if got != entry.sha256:
+        bad = cache / (entry.filename + ".corrupt")
+        (cache / partial).replace(bad)
+        raise AadError(
+            f"The download of {entry.filename} has SHA-256 {got} but {entry.sha256} was expected "
+            f"(kept as {bad}); {by_hand}."
+        )
+    (cache / partial).replace(cache / entry.filename)
+
+
+def _unpack(archive, entry):
+    for root in (archive.parent, data_dir_fallback()):
+        target = root / entry.folder
+        if target.is_dir():
+            return target
+        if os.access(root, os.W_OK) or not root.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=root) as scratch:
+                with zipfile.ZipFile(archive) as zf:
+                    zf.extractall(scratch)
+                # unpacked to a scratch folder first, so a half-unpacked folder is never taken as done
+                Path(scratch, entry.folder).replace(target)
+            return target
+    raise AadError(f"Cannot unpack {archive}: neither its folder nor {data_dir_fallback()} is writable.")
+
+
+def data_dir_fallback():
+    """Where archives from a read-only cache are unpacked: the user cache folder."""
+    import pooch
+
+    return Path(pooch.os_cache("aadlib"))
+
+
+# ---------------------------------------------------------------------------
+# Loading a folder of clips
+# ---------------------------------------------------------------------------
+
+LAYOUTS = {
+    "anomaly_mini": "train_0.wav, test_normal_0.wav, test_anomaly_0.wav",
+    "MIMII": "valve/id_00/normal/00000000.wav, valve/id_00/abnormal/00000000.wav",
+    "DCASE 2020": "valve/train/normal_id_00_00000000.wav, valve/test/anomaly_id_00_00000000.wav",
+    "DCASE 2021+": "valve/train/section_00_source_train_normal_0000.wav (attributes may follow)",
+}
+"""The folder layouts :func:`load_clips` understands, with an example file name each."""
+
+_PATTERNS = {
+    "anomaly_mini": re.compile(r"(?:^|/)(?:(?P<split>train)_|(?P<split2>test)_(?P<label>normal|anomaly)_)\d+\.wav$"),
+    "MIMII": re.compile(r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/)(?P<machine_id>id_\d+)/(?P<label>normal|abnormal)/[^/]+\.wav$"),
+    "DCASE 2020": re.compile(
+        r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/)(?P<split>train|test)/(?P<label>normal|anomaly)_(?P<machine_id>id_\d+)_\d+\.wav$"
+    ),
+    "DCASE 2021+": re.compile(
+        r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/(?:train|test|source_test|target_test)/)?"
+        r"section_(?P<section>\d+)_(?P<domain>source|target)_(?P<split>train|test)_(?P<label>normal|anomaly)_\d+[^/]*\.wav$"
+    ),
+}
+
+
+@dataclass
+class Clips:
+    """Equal-length mono clips of one folder, with what their file names say.
+
+    Attributes:
+        signals (np.ndarray): (n_clips, n_samples) float32 in [-1, 1].
+        sr (int): Sample rate in Hz, the same for every clip.
+        files (list[str]): Paths relative to the folder, sorted.
+        split (np.ndarray): "train" or "test" per clip.
+        label (np.ndarray): "normal" or "anomaly" per clip.
+        machine_type, machine_id, section, domain (np.ndarray): From the
+            layout where it has them ("valve", "id_00", "00", "source"),
+            else "".
+        layout (str): A key of :data:`LAYOUTS`.
+    """
+
+    signals: np.ndarray
+    sr: int
+    files: list
+    split: np.ndarray
+    label: np.ndarray
+    machine_type: np.ndarray
+    machine_id: np.ndarray
+    section: np.ndarray
+    domain: np.ndarray
+    layout: str
+
+    def __len__(self):
+        return len(self.files)
+
+    @property
+    def y(self):
+        """Labels as integers: 1 = anomaly, 0 = normal (n_clips,)."""
+        return (self.label == "anomaly").astype(int)
+
+    @property
+    def duration(self):
+        """Clip length in seconds."""
+        return self.signals.shape[1] / self.sr
+
+    def select(self, mask):
+        """The clips where a boolean mask (or index array) is true, as a new :class:`Clips`."""
+        mask = np.asarray(mask)
+        return Clips(
+            signals=self.signals[mask],
+            sr=self.sr,
+            files=list(np.asarray(self.files, dtype=object)[mask]),
+            split=self.split[mask],
+            label=self.label[mask],
+            machine_type=self.machine_type[mask],
+            machine_id=self.machine_id[mask],
+            section=self.section[mask],
+            domain=self.domain[mask],
+            layout=self.layout,
+        )
+
+    @property
+    def train(self):
+        """The training clips (all normal)."""
+        return self.select(self.split == "train")
+
+    @property
+    def test(self):
+        """The test clips (normal and anomalous)."""
+        return self.select(self.split == "test")
+
+
+def parse_name(relative_path):
+    """Read split, label and machine fields from a clip's path in one of :data:`LAYOUTS`.
+
+    Args:
+        relative_path (str): Path relative to the data folder, with "/" separators.
+
+    Returns:
+        tuple[str, dict] | None: The layout name and a dict with the keys
+        split ("train", "test" or "" for MIMII, which has no split), label,
+        machine_type, machine_id, section and domain; None if no layout matches.
+    """
+    for layout, pattern in _PATTERNS.items():
+        match = pattern.search(relative_path)
+        if match:
+            fields = {k: v for k, v in match.groupdict().items() if v}
+            split = fields.pop("split", "") or fields.pop("split2", "")
+            label = fields.pop("label", "normal")
+            return layout, {
+                "split": split,
+                "label": "anomaly" if label in ("anomaly", "abnormal") else "normal",
+                "machine_type": fields.get("machine_type", ""),
+                "machine_id": fields.get("machine_id", ""),
+                "section": fields.get("section", ""),
+                "domain": fields.get("domain", ""),
+            }
+    return None
+
+
+def read_wav(path, sr=None):
+    """Read one WAV file as mono float32, downmixing multichannel audio by averaging channels.
+
+    Averaging is what MIMII's own baseline does with its 8 microphones; it keeps
+    the level of a signal that is the same on every channel.
+
+    Args:
+        path (str | Path): The WAV file.
+        sr (int | None): Resample to this rate in Hz (soxr, via librosa);
+            None keeps the file's rate.
+
+    Returns:
+        tuple[np.ndarray, int]: Samples (n_samples,) and the sample rate in Hz.
+
+    Raises:
+        AadError: The file is unreadable, corrupt or has no samples.
+    """
+    try:
+        audio, file_sr = soundfile.read(path, dtype="float32", always_2d=True)
+    except Exception as error:  # libsndfile says "Format not recognised", "unknown format" and the like
+        raise AadError(f"{path} is not a readable WAV file ({error}); replace it or remove it from the folder.") from None
+    if audio.shape[0] == 0:
+        raise AadError(f"{path} has no audio samples (an empty or header-only WAV); replace it or remove it from the folder.")
+    audio = audio.mean(axis=1)
+    if sr is not None and sr != file_sr:
+        import librosa
+
+        audio = librosa.resample(audio, orig_sr=file_sr, target_sr=sr)
+        file_sr = sr
+    return audio, int(file_sr)
+
+
+def load_clips(folder, sr=None):
+    """Load every WAV file below a folder, with split and label read from the file names.
+
+    The layouts are those of :data:`LAYOUTS`. MIMII has no train/test split in
+    its names; it gets the split of the MIMII baseline: for each machine, the
+    test set holds all anomalous clips and as many normal clips (the first ones
+    by name), the training set holds the remaining normal clips.
+
+    Args:
+        folder (str | Path): A folder such as the one :func:`fetch` returns.
+        sr (int | None): Resample every clip to this rate in Hz; None requires
+            all clips to share one rate.
+
+    Returns:
+        Clips: The clips, sorted by path.
+
+    Raises:
+        AadError: Missing folder, no WAV files, a file in no known layout,
+            files of several layouts, an unreadable or empty file, or clips
+            whose sample rates or lengths differ (naming the file).
+
+    Notebook: 00_task_and_data, 01_distribution_modelling.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise AadError(f"The folder {folder} does not exist; check the path, or call aadlib.fetch() to download a data set.")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
+    if not paths:
+        raise AadError(f"The folder {folder} has no .wav files; point to the folder that holds the clips.")
+    records, layouts = [], set()
+    for path in paths:
+        relative = path.relative_to(folder).as_posix()
+        parsed = parse_name(relative)
+        if parsed is None:
+            known = "; ".join(f"{k}: {v}" for k, v in LAYOUTS.items())
+            raise AadError(f"{relative} fits none of the known layouts ({known}); rename or move it.")
+        layouts.add(parsed[0])
+        records.append((relative, parsed[1]))
+    if len(layouts) > 1:
+        raise AadError(f"The folder {folder} mixes the layouts {', '.join(sorted(layouts))}; keep one layout per folder.")
+    layout = layouts.pop()
+    if layout == "MIMII":
+        _mimii_split(records)
+
+    signals, first_sr, first_len = [], None, None
+    for (relative, _), path in zip(records, paths):
+        audio, rate = read_wav(path, sr=sr)
+        if first_sr is None:
+            first_sr, first_len = rate, len(audio)
+        elif rate != first_sr:
+            raise AadError(
+                f"{relative} is sampled at {rate} Hz but {records[0][0]} at {first_sr} Hz; "
+                f"pass sr={first_sr} to resample every clip to one rate."
+            )
+        elif len(audio) != first_len:
+            raise AadError(
+                f"{relative} has {len(audio)} samples but {records[0][0]} has {first_len}; "
+                "clips must all have one length: trim or pad them first."
+            )
+        signals.append(audio)
+
+    column = lambda key: np.array([fields[key] for _, fields in records], dtype=str)  # noqa: E731
+    return Clips(
+        signals=np.stack(signals),
+        sr=first_sr,
+        files=[relative for relative, _ in records],
+        split=column("split"),
+        label=column("label"),
+        machine_type=column("machine_type"),
+        machine_id=column("machine_id"),
+        section=column("section"),
+        domain=column("domain"),
+        layout=layout,
+    )
+
+
+def _mimii_split(records):
+    machines = {(f["machine_type"], f["machine_id"]) for _, f in records}
+    for machine in machines:
+        mine = [f for _, f in records if (f["machine_type"], f["machine_id"]) == machine]
+        n_anomalies = sum(f["label"] == "anomaly" for f in mine)
+        normals = [f for f in mine if f["label"] == "normal"]  # records are sorted by path already
+        for i, fields in enumerate(normals):
+            fields["split"] = "test" if i < n_anomalies else "train"
+        for fields in mine:
+            if fields["label"] == "anomaly":
+                fields["split"] = "test"

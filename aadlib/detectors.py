@@ -1,0 +1,191 @@
+"""Classical outlier detectors behind one interface, in PyOD's style.
+
+Each detector learns what normal looks like from training vectors only:
+
+- ``fit(X)``: X (n_samples, n_features) of normal data; standardises each
+  feature with the training mean and deviation (``standardize=True``), fits,
+  and sets ``threshold_`` from the training scores.
+- ``decision_function(X)``: (n_samples,) anomaly scores, higher = more anomalous.
+- ``predict(X)``: (n_samples,) 1 = anomaly (score above ``threshold_``), 0 = normal.
+
+Notebook: 01_distribution_modelling.
+"""
+
+import numpy as np
+from sklearn.ensemble import IsolationForest
+from sklearn.mixture import GaussianMixture
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import OneClassSVM
+
+from .metrics import threshold_gamma, threshold_percentile
+from .utils import SEED, AadError
+
+
+class Detector:
+    """Base class: standardisation, threshold and prediction; subclasses fit and score.
+
+    Args:
+        contamination (float): Share of training clips expected above the
+            threshold when ``threshold="percentile"`` (PyOD's convention).
+        threshold (str): "percentile" (of the training scores, at
+            ``100 * (1 - contamination)``) or "gamma" (DCASE baselines: the 0.9
+            quantile of a gamma fitted to the training scores).
+        standardize (bool): Scale each feature to zero mean and unit variance
+            with the training statistics before fitting and scoring.
+    """
+
+    def __init__(self, contamination=0.1, threshold="percentile", standardize=True):
+        if threshold not in ("percentile", "gamma"):
+            raise ValueError(f"threshold must be 'percentile' or 'gamma', not {threshold!r}.")
+        self.contamination = contamination
+        self.threshold = threshold
+        self.standardize = standardize
+
+    def fit(self, X):
+        """Learn the normal data X (n_samples, n_features); returns self."""
+        X = self._check(X, fitting=True)
+        self.scaler_ = StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(X)
+        self.model_ = self._fit(self.scaler_.transform(X))
+        self.decision_scores_ = self._train_scores(self.scaler_.transform(X))
+        if self.threshold == "gamma":
+            self.threshold_ = threshold_gamma(self.decision_scores_, q=1 - self.contamination)
+        else:
+            self.threshold_ = threshold_percentile(self.decision_scores_, q=100 * (1 - self.contamination))
+        return self
+
+    def decision_function(self, X):
+        """Anomaly scores (n_samples,) of X (n_samples, n_features); higher = more anomalous."""
+        if not hasattr(self, "model_"):
+            raise AadError(f"This {type(self).__name__} is not fitted yet; call fit(X_train) first.")
+        return self._score(self.scaler_.transform(self._check(X)))
+
+    def predict(self, X):
+        """Labels (n_samples,): 1 = anomaly (score above ``threshold_``), 0 = normal."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    def _check(self, X, fitting=False):
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2:
+            raise AadError(f"Expected a 2-D array (n_samples, n_features), got shape {X.shape}; summarise each clip to one vector first.")
+        if not np.all(np.isfinite(X)):
+            raise AadError("The feature array holds NaN or infinite values; check the feature extraction.")
+        if not fitting and X.shape[1] != self.scaler_.n_features_in_:
+            raise AadError(f"The detector was fitted on {self.scaler_.n_features_in_} features, not {X.shape[1]}.")
+        return X
+
+    def _train_scores(self, Xs):
+        return self._score(Xs)
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
+        return f"{type(self).__name__}({params})"
+
+
+class GMM(Detector):
+    """Gaussian mixture; score = negative log-likelihood of a vector under the mixture.
+
+    Args:
+        n_components (int): Number of Gaussians.
+        covariance_type (str): "full", "diag", "tied" or "spherical".
+        reg_covar (float): Added to the covariance diagonals; with fewer
+            training vectors than features a full covariance is singular and
+            this term alone keeps it invertible.
+        random_state (int): Seed of the k-means initialisation.
+    """
+
+    def __init__(self, n_components=2, covariance_type="full", reg_covar=1e-6, random_state=SEED, **kwargs):
+        super().__init__(**kwargs)
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.random_state = random_state
+
+    def _fit(self, X):
+        return GaussianMixture(
+            n_components=self.n_components,
+            covariance_type=self.covariance_type,
+            reg_covar=self.reg_covar,
+            random_state=self.random_state,
+        ).fit(X)
+
+    def _score(self, X):
+        return -self.model_.score_samples(X)
+
+
+class IForest(Detector):
+    """Isolation Forest; score = how few random splits isolate a vector (sign flipped from scikit-learn)."""
+
+    def __init__(self, n_estimators=200, random_state=SEED, **kwargs):
+        super().__init__(**kwargs)
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+
+    def _fit(self, X):
+        return IsolationForest(n_estimators=self.n_estimators, random_state=self.random_state).fit(X)
+
+    def _score(self, X):
+        return -self.model_.score_samples(X)
+
+
+class OCSVM(Detector):
+    """One-Class SVM with an RBF kernel; score = minus the signed distance to the learned boundary.
+
+    Args:
+        nu (float): Upper bound on the share of training vectors outside the boundary.
+        gamma (str | float): RBF width; "scale" = 1 / (n_features * var(X)).
+    """
+
+    def __init__(self, nu=0.1, gamma="scale", **kwargs):
+        super().__init__(**kwargs)
+        self.nu = nu
+        self.gamma = gamma
+
+    def _fit(self, X):
+        return OneClassSVM(nu=self.nu, gamma=self.gamma).fit(X)
+
+    def _score(self, X):
+        return -self.model_.score_samples(X)
+
+
+class LOF(Detector):
+    """Local Outlier Factor in novelty mode; score = how much sparser a vector's neighbourhood is than its neighbours'.
+
+    The training scores come from the fitted model's own outlier factors:
+    scoring the training vectors again would count each one as its own
+    nearest neighbour.
+
+    Args:
+        n_neighbors (int): Neighbours compared (at most n_training - 1).
+    """
+
+    def __init__(self, n_neighbors=10, **kwargs):
+        super().__init__(**kwargs)
+        self.n_neighbors = n_neighbors
+
+    def _fit(self, X):
+        return LocalOutlierFactor(n_neighbors=min(self.n_neighbors, len(X) - 1), novelty=True).fit(X)
+
+    def _score(self, X):
+        return -self.model_.score_samples(X)
+
+    def _train_scores(self, Xs):
+        return -self.model_.negative_outlier_factor_
+
+
+DETECTORS = {"gmm": GMM, "iforest": IForest, "ocsvm": OCSVM, "lof": LOF}
+"""The detectors by short name."""
+
+
+def score_clips(detector, frames):
+    """Clip scores from a detector fitted on frames: the mean score of each clip's frames.
+
+    Args:
+        detector (Detector): Fitted on frame vectors (n_clips * n_frames, n_features).
+        frames (np.ndarray): (n_clips, n_frames, n_features).
+
+    Returns:
+        np.ndarray: (n_clips,) mean frame score per clip, higher = more anomalous.
+    """
+    n_clips, n_frames, n_features = frames.shape
+    return detector.decision_function(frames.reshape(-1, n_features)).reshape(n_clips, n_frames).mean(axis=1)

@@ -1,0 +1,140 @@
+"""Features of a clip: log-mel, MFCC, CENS chroma, HPSS, DCASE frame vectors, summaries over time.
+
+Every feature of one clip is a matrix (n_features, n_frames); :func:`extract`
+applies a feature to every clip of a :class:`aadlib.data.Clips`.
+All parameters are explicit; defaults follow the DCASE 2020 Task 2 baseline
+(n_fft 1024, hop 512, 128 mel bands, power spectrogram in dB).
+
+Notebook: 00_task_and_data, 01_distribution_modelling.
+"""
+
+import numpy as np
+
+
+def log_mel(y, sr, *, n_fft=1024, hop_length=512, n_mels=128, fmin=0.0, fmax=None, ref=1.0, top_db=None):
+    """Log-mel power spectrogram in dB.
+
+    Args:
+        y (np.ndarray): Mono signal (n_samples,).
+        sr (int): Sample rate in Hz.
+        n_fft, hop_length (int): STFT size and hop in samples.
+        n_mels (int): Number of mel bands.
+        fmin, fmax (float): Band edges in Hz (fmax None = sr / 2).
+        ref (float | callable): 0 dB reference; 1.0 keeps absolute levels
+            (loudness stays in the feature), ``np.max`` makes every clip peak
+            at 0 dB (loudness is removed).
+        top_db (float | None): Floor at ``max - top_db`` dB; None = no floor.
+
+    Returns:
+        np.ndarray: (n_mels, n_frames) float32, n_frames = 1 + n_samples // hop_length.
+    """
+    import librosa
+
+    power = librosa.feature.melspectrogram(
+        y=y, sr=sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax, power=2.0
+    )
+    return librosa.power_to_db(power, ref=ref, top_db=top_db).astype(np.float32)
+
+
+def mfcc(y, sr, *, n_mfcc=20, n_fft=1024, hop_length=512, n_mels=128):
+    """Mel-frequency cepstral coefficients (DCT-II of the log-mel in dB).
+
+    Returns:
+        np.ndarray: (n_mfcc, n_frames) float32.
+    """
+    import librosa
+
+    spec = log_mel(y, sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels)
+    return librosa.feature.mfcc(S=spec, n_mfcc=n_mfcc).astype(np.float32)
+
+
+def cens(y, sr, *, hop_length=512, fmin=65.4, n_octaves=6):
+    """Chroma energy normalised statistics (CENS): 12 pitch classes, smoothed and normalised.
+
+    The constant-Q transform starts at C2 (65.4 Hz) and spans 6 octaves: the
+    librosa default C1 with 7 octaves needs more samples in its lowest octave
+    than a 2.5 s clip has once downsampled, and warns.
+
+    Returns:
+        np.ndarray: (12, n_frames) float32.
+    """
+    import librosa
+
+    return librosa.feature.chroma_cens(y=y, sr=sr, hop_length=hop_length, fmin=fmin, n_octaves=n_octaves).astype(
+        np.float32
+    )
+
+
+def hpss_log_mel(y, sr, *, n_fft=1024, hop_length=512, n_mels=128, margin=1.0):
+    """Log-mel spectrograms of the harmonic and the percussive part (median-filtering HPSS).
+
+    Harmonic energy is steady in time (horizontal lines: hum, whine);
+    percussive energy is short and broadband (vertical lines: clicks, valve
+    impacts).
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: harmonic and percussive, each (n_mels, n_frames) dB, float32.
+    """
+    import librosa
+
+    stft = librosa.stft(y, n_fft=n_fft, hop_length=hop_length)
+    harmonic, percussive = librosa.decompose.hpss(np.abs(stft) ** 2, margin=margin)
+    bank = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)
+    return tuple(librosa.power_to_db(bank @ part).astype(np.float32) for part in (harmonic, percussive))
+
+
+def frame_stack(spec, n_frames=5):
+    """Concatenate each run of ``n_frames`` consecutive frames into one vector, as the DCASE baseline does.
+
+    Vector t holds frames t, t+1, ..., t+n_frames-1 one after the other, so
+    with 128 mel bands and 5 frames each vector has 640 values.
+
+    Args:
+        spec (np.ndarray): (n_features, n_frames_total).
+        n_frames (int): Frames per vector.
+
+    Returns:
+        np.ndarray: (n_frames_total - n_frames + 1, n_frames * n_features).
+    """
+    windows = np.lib.stride_tricks.sliding_window_view(spec, n_frames, axis=1)  # (feat, vectors, n_frames)
+    return np.ascontiguousarray(windows.transpose(1, 2, 0).reshape(windows.shape[1], -1))
+
+
+SUMMARIES = {
+    "mean": np.mean,
+    "std": np.std,
+    "min": np.min,
+    "max": np.max,
+    "median": np.median,
+}
+"""Statistics :func:`time_summary` can take over time, each giving one value per feature row."""
+
+
+def time_summary(spec, stats=("mean",)):
+    """Summarise a feature matrix over time into one vector.
+
+    Args:
+        spec (np.ndarray): (n_features, n_frames).
+        stats (tuple[str]): Keys of :data:`SUMMARIES`, concatenated in this order.
+
+    Returns:
+        np.ndarray: (len(stats) * n_features,).
+    """
+    unknown = [s for s in stats if s not in SUMMARIES]
+    if unknown:
+        raise ValueError(f"Unknown statistic {unknown[0]!r}; choose from {', '.join(SUMMARIES)}.")
+    return np.concatenate([SUMMARIES[s](spec, axis=-1) for s in stats])
+
+
+def extract(clips, feature, **params):
+    """Apply a feature function to every clip and stack the results.
+
+    Args:
+        clips (aadlib.data.Clips): The clips.
+        feature (callable): ``feature(y, sr, **params)``, e.g. :func:`log_mel`.
+        **params: Passed on to ``feature``.
+
+    Returns:
+        np.ndarray: (n_clips, ...) with the shape of one clip's feature after the first axis.
+    """
+    return np.stack([feature(y, clips.sr, **params) for y in clips.signals])

@@ -1,0 +1,106 @@
+"""Evaluation as DCASE Task 2 reports it: AUC, pAUC (max FPR 0.1), average precision, thresholds.
+
+Scores are oriented "higher = more anomalous" everywhere in aadlib; labels are
+1 = anomaly, 0 = normal.
+
+Notebook: 00_task_and_data, 01_distribution_modelling.
+"""
+
+import numpy as np
+from sklearn import metrics as _sk
+
+MAX_FPR = 0.1
+"""The false-positive rate up to which DCASE Task 2 measures the partial AUC."""
+
+
+def _check(y_true, scores):
+    y_true, scores = np.asarray(y_true), np.asarray(scores, dtype=float)
+    if y_true.shape != scores.shape or y_true.ndim != 1:
+        raise ValueError(f"Labels {y_true.shape} and scores {scores.shape} must be 1-D and of one length.")
+    if set(np.unique(y_true)) != {0, 1}:
+        raise ValueError("The labels must hold both classes, 1 = anomaly and 0 = normal.")
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("Some scores are NaN or infinite; check the model that produced them.")
+    return y_true, scores
+
+
+def auc(y_true, scores):
+    """Area under the ROC curve: the chance that a random anomaly scores above a random normal clip.
+
+    Args:
+        y_true (array): (n,) 1 = anomaly, 0 = normal.
+        scores (array): (n,) higher = more anomalous.
+
+    Returns:
+        float: In [0, 1]; 0.5 is chance, ties count half.
+    """
+    return float(_sk.roc_auc_score(*_check(y_true, scores)))
+
+
+def pauc(y_true, scores, max_fpr=MAX_FPR, standardized=True):
+    """Partial AUC over false-positive rates 0 to ``max_fpr``.
+
+    With ``standardized=True`` (the default) this is scikit-learn's
+    ``roc_auc_score(..., max_fpr=max_fpr)``, which is what the DCASE Task 2
+    evaluators report. Note that scikit-learn returns the McClish-standardised
+    value, ``0.5 * (1 + (A - A_min) / (A_max - A_min))`` with ``A`` the raw
+    partial area, ``A_min = max_fpr**2 / 2`` (the chance diagonal) and
+    ``A_max = max_fpr``: chance scores 0.5 and a perfect detector 1.0.
+    With ``standardized=False`` it returns the raw partial area ``A`` itself,
+    in [0, max_fpr]; ``A / max_fpr`` is the form of the DCASE papers' formula.
+
+    Returns:
+        float: The partial AUC.
+    """
+    y_true, scores = _check(y_true, scores)
+    if standardized:
+        return float(_sk.roc_auc_score(y_true, scores, max_fpr=max_fpr))
+    fpr, tpr, _ = _sk.roc_curve(y_true, scores)
+    stop = np.searchsorted(fpr, max_fpr, side="right")
+    fpr_cut = np.append(fpr[:stop], max_fpr)
+    tpr_cut = np.append(tpr[:stop], np.interp(max_fpr, fpr, tpr))
+    return float(_sk.auc(fpr_cut, tpr_cut))
+
+
+def evaluate(y_true, scores, max_fpr=MAX_FPR):
+    """AUC, pAUC (standardised, as DCASE reports it) and average precision of one set of scores.
+
+    Returns:
+        dict: ``{"auc": float, "pauc": float, "ap": float}``.
+    """
+    y_true, scores = _check(y_true, scores)
+    return {
+        "auc": auc(y_true, scores),
+        "pauc": pauc(y_true, scores, max_fpr=max_fpr),
+        "ap": float(_sk.average_precision_score(y_true, scores)),
+    }
+
+
+def threshold_percentile(train_scores, q=90.0):
+    """Decision threshold at the q-th percentile of the scores of the (normal) training clips.
+
+    PyOD sets its ``threshold_`` this way with ``q = 100 * (1 - contamination)``.
+
+    Returns:
+        float: Scores above it are called anomalous.
+    """
+    return float(np.percentile(np.asarray(train_scores, dtype=float), q))
+
+
+def threshold_gamma(train_scores, q=0.9):
+    """Decision threshold at quantile q of a gamma distribution fitted to the training scores.
+
+    This is the DCASE 2021-2023 baselines' rule (q = 0.9): anomaly scores such
+    as reconstruction errors are positive and skewed, and a fitted gamma gives
+    a smoother quantile than a percentile of a few training clips. The scores
+    are shifted to be positive before the fit when they are not.
+
+    Returns:
+        float: Scores above it are called anomalous.
+    """
+    from scipy import stats
+
+    scores = np.asarray(train_scores, dtype=float)
+    shift = scores.min() - 1e-9 if scores.min() <= 0 else 0.0
+    shape, loc, scale = stats.gamma.fit(scores - shift)
+    return float(stats.gamma.ppf(q, shape, loc=loc, scale=scale) + shift)

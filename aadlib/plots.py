@@ -1,0 +1,108 @@
+"""Figures the chapters share: signals, ROC and PR curves, score strips, PCA maps.
+
+Every function draws into new axes and returns the matplotlib Figure.
+
+Notebook: 00_task_and_data, 01_distribution_modelling.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn import metrics as _sk
+from sklearn.decomposition import PCA
+
+CLASS_STYLE = {
+    "train": dict(color="0.55", marker="o", label="train (normal)"),
+    "normal": dict(color="tab:green", marker="o", label="test normal"),
+    "anomaly": dict(color="tab:red", marker="D", label="test anomaly"),
+}
+
+
+def waveform_and_spectrogram(y, sr, spec_db, hop_length=512, title=""):
+    """Waveform above its log-mel spectrogram, on one time axis.
+
+    Args:
+        y (np.ndarray): (n_samples,) mono signal.
+        sr (int): Sample rate in Hz.
+        spec_db (np.ndarray): (n_mels, n_frames) log-mel in dB.
+        hop_length (int): Hop of ``spec_db`` in samples.
+        title (str): Figure title.
+    """
+    import librosa.display
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.5), sharex=True, height_ratios=(1, 2))
+    librosa.display.waveshow(y, sr=sr, ax=top, color="tab:blue")
+    top.set(ylabel="amplitude", title=title, xlabel="")
+    image = librosa.display.specshow(spec_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis="mel", ax=bottom)
+    fig.colorbar(image, ax=[top, bottom], format="%+.0f dB", shrink=0.6)
+    return fig
+
+
+def roc_pr(y_true, scores_by_method):
+    """ROC curves (AUC in the legend) beside precision-recall curves (average precision in the legend).
+
+    Args:
+        y_true (array): (n,) 1 = anomaly.
+        scores_by_method (dict[str, array]): Method name -> (n,) scores, higher = more anomalous.
+    """
+    fig, (roc_ax, pr_ax) = plt.subplots(1, 2, figsize=(9, 4))
+    for name, scores in scores_by_method.items():
+        fpr, tpr, _ = _sk.roc_curve(y_true, scores)
+        roc_ax.plot(fpr, tpr, lw=2, label=f"{name} (AUC {_sk.roc_auc_score(y_true, scores):.2f})")
+        precision, recall, _ = _sk.precision_recall_curve(y_true, scores)
+        pr_ax.step(recall, precision, where="post", lw=2, label=f"{name} (AP {_sk.average_precision_score(y_true, scores):.2f})")
+    roc_ax.plot([0, 1], [0, 1], ls="--", color="0.6", label="chance")
+    roc_ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC", xlim=(0, 1), ylim=(0, 1.02))
+    pr_ax.axhline(np.mean(y_true), ls="--", color="0.6", label="chance")
+    pr_ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", xlim=(0, 1), ylim=(0, 1.02))
+    roc_ax.legend(loc="lower right", fontsize="small")
+    pr_ax.legend(loc="lower left", fontsize="small")
+    fig.tight_layout()
+    return fig
+
+
+def score_strip(y_true, scores, threshold=None, train_scores=None, title="", ylabel="anomaly score"):
+    """Each clip's score as a dot in its class column, with the decision threshold as a line.
+
+    Args:
+        y_true (array): (n,) test labels, 1 = anomaly.
+        scores (array): (n,) test scores.
+        threshold (float | None): Drawn as a dashed line when given.
+        train_scores (array | None): Shown as a third column when given.
+    """
+    y_true, scores = np.asarray(y_true), np.asarray(scores)
+    columns = [("normal", scores[y_true == 0]), ("anomaly", scores[y_true == 1])]
+    if train_scores is not None:
+        columns.insert(0, ("train", np.asarray(train_scores)))
+    jitter = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(4.5, 3.5))
+    for i, (key, values) in enumerate(columns):
+        style = CLASS_STYLE[key]
+        x = i + jitter.uniform(-0.12, 0.12, len(values))
+        ax.scatter(x, values, color=style["color"], marker=style["marker"], s=30, label=style["label"])
+    if threshold is not None:
+        ax.axhline(threshold, ls="--", color="k", lw=1, label="threshold")
+    ax.set_xticks(range(len(columns)), [CLASS_STYLE[k]["label"] for k, _ in columns])
+    ax.set(ylabel=ylabel, title=title)
+    fig.tight_layout()
+    return fig
+
+
+def pca_scatter(X_train, X_test, y_test, title="PCA of the feature vectors"):
+    """2-D PCA map fitted on the training vectors, with train, test-normal and test-anomaly points.
+
+    Args:
+        X_train (np.ndarray): (n_train, n_features), already scaled as the detector sees them.
+        X_test (np.ndarray): (n_test, n_features).
+        y_test (array): (n_test,) 1 = anomaly.
+    """
+    pca = PCA(n_components=2).fit(X_train)
+    y_test = np.asarray(y_test)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for key, points in (("train", X_train), ("normal", X_test[y_test == 0]), ("anomaly", X_test[y_test == 1])):
+        xy = pca.transform(points)
+        ax.scatter(xy[:, 0], xy[:, 1], s=35, **CLASS_STYLE[key])
+    share = pca.explained_variance_ratio_ * 100
+    ax.set(xlabel=f"PC 1 ({share[0]:.0f} % of variance)", ylabel=f"PC 2 ({share[1]:.0f} %)", title=title)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig

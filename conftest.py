@@ -1,0 +1,32 @@
+"""Notebook timing for `make test`: nbval runs each cell as a test, so sum the cells per notebook.
+
+Prints the time of every notebook at the end of the run and fails the run when one exceeds
+the budget (90 s on the 2-core reference machine; the one-time numba compile is paid by the
+unit tests, which run first).
+"""
+
+from collections import defaultdict
+
+NOTEBOOK_BUDGET_S = 90.0
+_seconds = defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+    path = report.nodeid.split("::")[0]
+    if path.endswith(".ipynb"):
+        _seconds[path] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _seconds:
+        return
+    terminalreporter.section("notebook times")
+    for path, seconds in sorted(_seconds.items()):
+        flag = "  OVER BUDGET" if seconds > NOTEBOOK_BUDGET_S else ""
+        terminalreporter.write_line(f"{seconds:7.1f} s  {path}{flag}")
+    terminalreporter.write_line(f"budget: {NOTEBOOK_BUDGET_S:.0f} s per notebook")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if exitstatus == 0 and any(seconds > NOTEBOOK_BUDGET_S for seconds in _seconds.values()):
+        session.exitstatus = 1

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+
+import aadlib
+from aadlib.utils import AadError
+
+DETECTORS = list(aadlib.DETECTORS.values())
+
+
+def blobs(seed=0):
+    rng = np.random.default_rng(seed)
+    train = rng.normal(size=(60, 4))
+    inliers = rng.normal(size=(20, 4))
+    outliers = rng.normal(size=(20, 4)) + 6
+    return train, np.vstack([inliers, outliers]), np.array([0] * 20 + [1] * 20)
+
+
+@pytest.mark.parametrize("detector_class", DETECTORS)
+def test_outliers_score_higher(detector_class):
+    train, test, y = blobs()
+    detector = detector_class().fit(train)
+    scores = detector.decision_function(test)
+    assert scores.shape == (40,)
+    assert aadlib.auc(y, scores) > 0.95
+    assert scores[y == 1].mean() > scores[y == 0].mean()
+
+
+@pytest.mark.parametrize("detector_class", DETECTORS)
+def test_threshold_and_predict(detector_class):
+    train, test, y = blobs()
+    detector = detector_class(contamination=0.1).fit(train)
+    assert np.mean(detector.decision_scores_ > detector.threshold_) == pytest.approx(0.1, abs=0.03)
+    predicted = detector.predict(test)
+    assert set(np.unique(predicted)) <= {0, 1}
+    np.testing.assert_array_equal(predicted, (detector.decision_function(test) > detector.threshold_).astype(int))
+    assert predicted[y == 1].mean() > 0.9
+
+
+@pytest.mark.parametrize("detector_class", DETECTORS)
+def test_gamma_threshold_rule(detector_class):
+    train, _, _ = blobs()
+    detector = detector_class(threshold="gamma").fit(train)
+    assert detector.threshold_ == pytest.approx(aadlib.threshold_gamma(detector.decision_scores_, q=0.9))
+
+
+@pytest.mark.parametrize("detector_class", [aadlib.GMM, aadlib.IForest])
+def test_seeded_detectors_are_deterministic(detector_class):
+    train, test, _ = blobs()
+    first = detector_class(random_state=3).fit(train).decision_function(test)
+    again = detector_class(random_state=3).fit(train).decision_function(test)
+    np.testing.assert_array_equal(first, again)
+
+
+def test_standardisation_uses_training_statistics_only():
+    train, test, _ = blobs()
+    scaled = aadlib.GMM().fit(train * 1000 + 5)
+    plain = aadlib.GMM().fit(train)
+    np.testing.assert_allclose(scaled.decision_function(test * 1000 + 5), plain.decision_function(test), rtol=1e-6)
+
+
+def test_lof_training_scores_exclude_the_point_itself():
+    train, _, _ = blobs()
+    lof = aadlib.LOF().fit(train)
+    np.testing.assert_allclose(lof.decision_scores_, -lof.model_.negative_outlier_factor_)
+    assert lof.model_.n_neighbors == 10
+    assert aadlib.LOF(n_neighbors=50).fit(train[:8]).model_.n_neighbors == 7
+
+
+def test_errors_for_people():
+    train, test, _ = blobs()
+    with pytest.raises(AadError, match="not fitted yet"):
+        aadlib.GMM().decision_function(test)
+    with pytest.raises(AadError, match="2-D array"):
+        aadlib.GMM().fit(train[0])
+    with pytest.raises(AadError, match="fitted on 4 features, not 3"):
+        aadlib.GMM().fit(train).decision_function(test[:, :3])
+    with pytest.raises(AadError, match="NaN"):
+        aadlib.GMM().fit(np.full((5, 2), np.nan))
+    with pytest.raises(ValueError, match="'percentile' or 'gamma'"):
+        aadlib.GMM(threshold="median")
+
+
+def test_score_clips_averages_frame_scores():
+    train, _, _ = blobs()
+    detector = aadlib.GMM(n_components=1).fit(train)
+    frames = np.random.default_rng(1).normal(size=(3, 5, 4))
+    frames[2] += 6
+    clip_scores = aadlib.score_clips(detector, frames)
+    np.testing.assert_allclose(clip_scores, [detector.decision_function(f).mean() for f in frames])
+    assert clip_scores.argmax() == 2
+
+
+def test_repr_shows_parameters():
+    assert repr(aadlib.LOF(n_neighbors=5)).startswith("LOF(contamination=0.1")

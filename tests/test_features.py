@@ -1,0 +1,80 @@
+import warnings
+
+import numpy as np
+import pytest
+from conftest import SR, tone
+
+from aadlib import features
+from aadlib.data import Clips
+
+
+def test_log_mel_shape_and_reference():
+    y = tone(seconds=1.0)
+    spec = features.log_mel(y, SR, n_fft=1024, hop_length=512, n_mels=64)
+    assert spec.shape == (64, 1 + SR // 512) and spec.dtype == np.float32
+    peak_at_zero = features.log_mel(y, SR, n_mels=64, ref=np.max)
+    assert peak_at_zero.max() == pytest.approx(0.0, abs=1e-4)
+    # absolute dB keeps the level: 6 dB louder signal -> about 6 dB higher bins; ref=np.max removes it
+    louder = features.log_mel(2 * y, SR, n_mels=64)
+    assert np.median(louder - spec) == pytest.approx(20 * np.log10(2), abs=0.05)
+    np.testing.assert_allclose(features.log_mel(2 * y, SR, n_mels=64, ref=np.max), peak_at_zero, atol=1e-3)
+
+
+def test_top_db_floors_the_spectrogram():
+    spec = features.log_mel(tone(), SR, ref=np.max, top_db=40)
+    assert spec.min() >= -40 - 1e-4
+
+
+def test_mfcc_and_cens_shapes_without_warnings():
+    y = tone(seconds=2.5, sr=44100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # librosa's default CQT range warns on 2.5 s clips; ours must not
+        chroma = features.cens(y, 44100)
+        coefficients = features.mfcc(y, 44100, n_mfcc=13)
+    frames = 1 + len(y) // 512
+    assert coefficients.shape == (13, frames)
+    assert chroma.shape == (12, frames)
+    # CENS frames are unit-norm (L2) energy distributions over the 12 pitch classes
+    np.testing.assert_allclose(np.linalg.norm(chroma, axis=0), 1.0, atol=1e-3)
+    # a 440 Hz tone puts the most energy in pitch class A (index 9, C = 0)
+    assert np.bincount(chroma.argmax(axis=0)).argmax() == 9
+
+
+def test_hpss_separates_a_tone_from_clicks():
+    y = tone(seconds=1.0)
+    clicks = np.zeros_like(y)
+    clicks[::4000] = 1.0
+    harmonic, percussive = features.hpss_log_mel(y + clicks, SR, n_mels=32)
+    assert harmonic.shape == percussive.shape == (32, 1 + SR // 512)
+    tone_band = np.argmax(features.log_mel(y, SR, n_mels=32).mean(axis=1))
+    assert harmonic[tone_band].mean() > percussive[tone_band].mean() + 10
+    click_frames = [0, 8, 16, 24]  # 4000-sample spacing at hop 512 is about every 7.8 frames
+    high_bands = slice(24, 32)
+    assert percussive[high_bands][:, click_frames[1:]].mean() > harmonic[high_bands][:, click_frames[1:]].mean()
+
+
+def test_frame_stack_follows_the_dcase_ordering():
+    spec = np.arange(3 * 7).reshape(3, 7).astype(float)  # 3 features, 7 frames
+    vectors = features.frame_stack(spec, n_frames=5)
+    assert vectors.shape == (3, 15)
+    # vector t = frame t (all features), then frame t+1, ...
+    np.testing.assert_array_equal(vectors[1], np.concatenate([spec[:, t] for t in range(1, 6)]))
+
+
+def test_frame_stack_dcase_size():
+    assert features.frame_stack(np.zeros((128, 313)), 5).shape == (309, 640)
+
+
+def test_time_summary_orders_the_statistics():
+    spec = np.array([[1.0, 2.0, 3.0], [4.0, 4.0, 4.0]])
+    np.testing.assert_allclose(features.time_summary(spec, ("mean", "std", "max")), [2, 4, np.std([1, 2, 3]), 0, 3, 4])
+    with pytest.raises(ValueError, match="Unknown statistic 'mode'"):
+        features.time_summary(spec, ("mode",))
+
+
+def test_extract_stacks_one_feature_per_clip():
+    signals = np.stack([tone(seed=i) for i in range(3)])
+    clips = Clips(signals, SR, ["a", "b", "c"], *(np.array(["x"] * 3) for _ in range(6)), layout="anomaly_mini")
+    stacked = features.extract(clips, features.log_mel, n_mels=16)
+    assert stacked.shape == (3, 16, 1 + signals.shape[1] // 512)
+    np.testing.assert_allclose(stacked[1], features.log_mel(signals[1], SR, n_mels=16))

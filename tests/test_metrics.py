@@ -1,0 +1,83 @@
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import aadlib
+from aadlib import metrics
+
+
+def test_auc_is_the_share_of_correctly_ordered_pairs():
+    rng = np.random.default_rng(1)
+    y = np.array([1] * 7 + [0] * 9)
+    scores = rng.normal(size=16) + y
+    pairs = [(a > n) + 0.5 * (a == n) for a in scores[y == 1] for n in scores[y == 0]]
+    assert aadlib.auc(y, scores) == pytest.approx(np.mean(pairs))
+
+
+def test_orientation_flipping_the_sign_gives_one_minus_auc():
+    y = np.array([0, 0, 1, 0, 1, 1])
+    scores = np.array([0.1, 0.4, 0.35, 0.2, 0.8, 0.9])
+    assert aadlib.auc(y, -scores) == pytest.approx(1 - aadlib.auc(y, scores))
+
+
+def test_pauc_is_mcclish_standardised_raw_area():
+    rng = np.random.default_rng(0)
+    y = np.array([1] * 40 + [0] * 60)
+    scores = rng.normal(size=100) + 1.2 * y
+    p = 0.1
+    raw = aadlib.pauc(y, scores, standardized=False)
+    mcclish = 0.5 * (1 + (raw - p**2 / 2) / (p - p**2 / 2))
+    assert aadlib.pauc(y, scores) == pytest.approx(mcclish, abs=1e-9)
+    assert aadlib.pauc(y, scores) == pytest.approx(roc_auc_score(y, scores, max_fpr=p))
+
+
+def test_pauc_extremes():
+    y = np.array([0, 0, 0, 1, 1])
+    perfect = np.array([0.0, 0.1, 0.2, 0.8, 0.9])
+    assert aadlib.pauc(y, perfect) == 1.0
+    assert aadlib.pauc(y, perfect, standardized=False) == pytest.approx(0.1)
+    assert aadlib.pauc(y, -perfect, standardized=False) == pytest.approx(0.0)
+
+
+def test_evaluate_reports_auc_pauc_ap():
+    y = np.array([0, 1, 0, 1])
+    result = aadlib.evaluate(y, np.array([0.1, 0.9, 0.3, 0.2]))
+    assert set(result) == {"auc", "pauc", "ap"}
+    assert result["auc"] == pytest.approx(0.75)
+    assert result["ap"] == pytest.approx((1 + 2 / 3) / 2)
+
+
+@pytest.mark.parametrize(
+    "y, scores, text",
+    [
+        ([0, 0, 0], [0.1, 0.2, 0.3], "both classes"),
+        ([0, 1], [0.1, np.nan], "NaN or infinite"),
+        ([0, 1, 1], [0.1, 0.2], "one length"),
+    ],
+)
+def test_bad_input_is_explained(y, scores, text):
+    with pytest.raises(ValueError, match=text):
+        aadlib.auc(y, scores)
+
+
+def test_percentile_threshold():
+    assert aadlib.threshold_percentile(np.arange(101), q=90) == pytest.approx(90)
+
+
+def test_gamma_threshold_recovers_the_quantile_of_gamma_data():
+    from scipy import stats
+
+    samples = stats.gamma.rvs(3.0, scale=2.0, size=4000, random_state=0)
+    assert aadlib.threshold_gamma(samples, q=0.9) == pytest.approx(stats.gamma.ppf(0.9, 3.0, scale=2.0), rel=0.05)
+
+
+def test_gamma_threshold_handles_negative_scores():
+    from scipy import stats
+
+    samples = stats.gamma.rvs(3.0, scale=2.0, size=4000, random_state=0) - 100
+    threshold = aadlib.threshold_gamma(samples, q=0.9)
+    assert np.mean(samples > threshold) == pytest.approx(0.1, abs=0.02)
+
+
+def test_max_fpr_is_dcase():
+    assert metrics.MAX_FPR == 0.1

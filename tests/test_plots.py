@@ -1,0 +1,47 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from conftest import SR, tone  # noqa: E402
+
+from aadlib import features, plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_waveform_and_spectrogram():
+    y = tone()
+    fig = plots.waveform_and_spectrogram(y, SR, features.log_mel(y, SR), title="a tone")
+    assert len(fig.axes) == 3  # waveform, spectrogram, colour bar
+    assert fig.axes[0].get_title() == "a tone"
+
+
+def test_roc_pr_legends_carry_auc_and_ap():
+    y = np.array([0, 0, 1, 1])
+    fig = plots.roc_pr(y, {"good": np.array([0.1, 0.2, 0.8, 0.9]), "bad": np.array([0.9, 0.2, 0.1, 0.3])})
+    roc_labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    pr_labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert "good (AUC 1.00)" in roc_labels and "bad (AUC 0.25)" in roc_labels
+    assert "good (AP 1.00)" in pr_labels
+
+
+def test_score_strip_draws_every_clip_and_the_threshold():
+    y = np.array([0, 0, 1])
+    fig = plots.score_strip(y, np.array([0.1, 0.2, 0.9]), threshold=0.5, train_scores=np.array([0.0, 0.1]))
+    ax = fig.axes[0]
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 5
+    assert any(np.allclose(line.get_ydata(), 0.5) for line in ax.get_lines())
+
+
+def test_pca_scatter_fits_on_training_vectors():
+    rng = np.random.default_rng(0)
+    fig = plots.pca_scatter(rng.normal(size=(20, 5)), rng.normal(size=(6, 5)), np.array([0, 0, 0, 1, 1, 1]))
+    ax = fig.axes[0]
+    assert [len(c.get_offsets()) for c in ax.collections] == [20, 3, 3]
+    assert "% of variance" in ax.get_xlabel()
