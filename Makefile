@@ -21,7 +21,7 @@ $(INSTALLED): requirements.txt pyproject.toml
 	touch $@
 
 data: $(INSTALLED)
-	$(PY) -c "import aadlib; print('data:', aadlib.fetch('anomaly_mini'))"
+	$(PY) -m aadlib fetch anomaly_mini
 
 book: data
 	$(VENV)/bin/jupyter-book build . -W --keep-going

@@ -18,7 +18,7 @@ from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-from .metrics import threshold_gamma, threshold_percentile
+from .metrics import evaluate, threshold_gamma, threshold_percentile
 from .utils import SEED, AadError
 
 
@@ -189,3 +189,26 @@ def score_clips(detector, frames):
     """
     n_clips, n_frames, n_features = frames.shape
     return detector.decision_function(frames.reshape(-1, n_features)).reshape(n_clips, n_frames).mean(axis=1)
+
+
+def evaluate_seeds(make_detector, X_train, X_test, y_test, seeds=range(5)):
+    """Fit and evaluate a detector once per seed; mean and standard deviation of each metric.
+
+    Args:
+        make_detector (callable): ``make_detector(seed)`` returns an unfitted
+            detector, e.g. ``lambda s: GMM(random_state=s)``; one that ignores
+            the seed gives a standard deviation of 0.
+        X_train (np.ndarray): (n_train, n_features) normal training vectors.
+        X_test (np.ndarray): (n_test, n_features) test vectors.
+        y_test (array): (n_test,) 1 = anomaly.
+        seeds (iterable of int): The seeds.
+
+    Returns:
+        dict: ``auc``, ``pauc``, ``ap`` (means) and ``auc_std``, ``pauc_std``, ``ap_std``.
+
+    Notebook: 01_distribution_modelling.
+    """
+    runs = [evaluate(y_test, make_detector(seed).fit(X_train).decision_function(X_test)) for seed in seeds]
+    means = {key: float(np.mean([run[key] for run in runs])) for key in runs[0]}
+    spreads = {f"{key}_std": float(np.std([run[key] for run in runs])) for key in runs[0]}
+    return {**means, **spreads}

@@ -111,19 +111,20 @@ SUMMARIES = {
 
 
 def time_summary(spec, stats=("mean",)):
-    """Summarise a feature matrix over time into one vector.
+    """Summarise feature matrices over time: one vector per clip.
 
     Args:
-        spec (np.ndarray): (n_features, n_frames).
-        stats (tuple[str]): Keys of :data:`SUMMARIES`, concatenated in this order.
+        spec (np.ndarray): (n_features, n_frames) of one clip, or
+            (n_clips, n_features, n_frames) of many (as :func:`extract` returns).
+        stats (sequence of str): Keys of :data:`SUMMARIES`, concatenated in this order.
 
     Returns:
-        np.ndarray: (len(stats) * n_features,).
+        np.ndarray: (len(stats) * n_features,), or (n_clips, len(stats) * n_features).
     """
     unknown = [s for s in stats if s not in SUMMARIES]
     if unknown:
         raise ValueError(f"Unknown statistic {unknown[0]!r}; choose from {', '.join(SUMMARIES)}.")
-    return np.concatenate([SUMMARIES[s](spec, axis=-1) for s in stats])
+    return np.concatenate([SUMMARIES[s](spec, axis=-1) for s in stats], axis=-1)
 
 
 def extract(clips, feature, **params):

@@ -292,3 +292,24 @@ def test_the_real_anomaly_mini(monkeypatch):
     assert clips.layout == "anomaly_mini" and clips.sr == 44100
     assert clips.signals.shape == (30, 110250)
     assert (clips.split == "train").sum() == 20 and clips.y.sum() == 5
+
+
+def test_command_line_fetch_prints_one_sentence_on_error(registry, capsys):
+    from aadlib.__main__ import main
+
+    register, _, _ = registry
+    register(closed_port_url())
+    assert main(["fetch", "test"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: Could not download test.zip") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_command_line_fetch_prints_the_folder(registry, capsys):
+    from aadlib.__main__ import main
+
+    register, payload, cache = registry
+    cache.mkdir()
+    (cache / "test.zip").write_bytes(payload)
+    register(closed_port_url())
+    assert main(["fetch", "test"]) == 0
+    assert capsys.readouterr().out == f"test: {cache / 'anomaly_mini'}\n"

@@ -92,3 +92,15 @@ def test_score_clips_averages_frame_scores():
 
 def test_repr_shows_parameters():
     assert repr(aadlib.LOF(n_neighbors=5)).startswith("LOF(contamination=0.1")
+
+
+def test_evaluate_seeds_reports_mean_and_spread():
+    train, test, y = blobs()
+    noisy_test = test + np.random.default_rng(5).normal(scale=3, size=test.shape)
+    result = aadlib.evaluate_seeds(lambda s: aadlib.IForest(random_state=s, n_estimators=5), train, noisy_test, y, seeds=range(4))
+    assert set(result) == {"auc", "pauc", "ap", "auc_std", "pauc_std", "ap_std"}
+    aucs = [aadlib.auc(y, aadlib.IForest(random_state=s, n_estimators=5).fit(train).decision_function(noisy_test)) for s in range(4)]
+    assert result["auc"] == pytest.approx(np.mean(aucs)) and result["auc_std"] == pytest.approx(np.std(aucs))
+    assert result["auc_std"] > 0  # five trees: the seed matters
+    fixed = aadlib.evaluate_seeds(lambda s: aadlib.LOF(), train, test, y, seeds=range(3))
+    assert fixed["auc_std"] == 0

@@ -78,3 +78,10 @@ def test_extract_stacks_one_feature_per_clip():
     stacked = features.extract(clips, features.log_mel, n_mels=16)
     assert stacked.shape == (3, 16, 1 + signals.shape[1] // 512)
     np.testing.assert_allclose(stacked[1], features.log_mel(signals[1], SR, n_mels=16))
+
+
+def test_time_summary_of_a_batch_equals_per_clip_summaries():
+    batch = np.random.default_rng(0).normal(size=(4, 3, 10))
+    summarised = features.time_summary(batch, ["mean", "max"])
+    assert summarised.shape == (4, 6)
+    np.testing.assert_allclose(summarised[2], features.time_summary(batch[2], ["mean", "max"]))
