@@ -131,11 +131,17 @@ def _download(entry, cache):
         f"or set {DATA_DIR_ENV} to a folder that already has {entry.filename}"
     )
     partial = entry.filename + ".part"
+    print(f"Downloading {entry.filename} from {entry.url} into {cache}")
+    # We check the hash ourselves (to keep a bad file aside); pooch would log advice to pass known_hash.
+    logger, level = pooch.get_logger(), pooch.get_logger().level
+    logger.setLevel("WARNING")
     try:
         cache.mkdir(parents=True, exist_ok=True)
         pooch.retrieve(entry.url, known_hash=None, fname=partial, path=cache, progressbar=False)
     except Exception as error:  # requests, urllib3 and OS errors all mean the same to a reader
         raise AadError(f"Could not download {entry.filename} ({type(error).__name__}); {by_hand}.") from None
+    finally:
+        logger.setLevel(level)
     got = sha256(cache / partial)
     if got != entry.sha256:
         bad = cache / (entry.filename + ".corrupt")

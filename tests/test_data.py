@@ -313,3 +313,16 @@ def test_command_line_fetch_prints_the_folder(registry, capsys):
     register(closed_port_url())
     assert main(["fetch", "test"]) == 0
     assert capsys.readouterr().out == f"test: {cache / 'anomaly_mini'}\n"
+
+
+def test_download_says_what_it_fetches_and_restores_pooch_logging(registry, http_folder, capsys):
+    import pooch
+
+    register, payload, cache = registry
+    served, base = http_folder
+    (served / "test.zip").write_bytes(payload)
+    entry = register(f"{base}/test.zip")
+    level = pooch.get_logger().level
+    aadlib.fetch("test")
+    assert capsys.readouterr().out == f"Downloading test.zip from {entry.url} into {cache}\n"
+    assert pooch.get_logger().level == level
