@@ -61,6 +61,12 @@ def data_dir():
     checkout = Path(__file__).resolve().parents[1]
     if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
         return checkout / "data"
+    return user_cache_dir()
+
+
+def user_cache_dir():
+    """The user cache folder (``~/.cache/aadlib`` on Linux): the cache of pip installs, and where
+    archives from a read-only cache are unpacked."""
     import pooch
 
     return Path(pooch.os_cache("aadlib"))
@@ -154,7 +160,7 @@ def _download(entry, cache):
 
 
 def _unpack(archive, entry):
-    for root in (archive.parent, data_dir_fallback()):
+    for root in (archive.parent, user_cache_dir()):
         target = root / entry.folder
         if target.is_dir():
             return target
@@ -166,14 +172,8 @@ def _unpack(archive, entry):
                 # unpacked to a scratch folder first, so a half-unpacked folder is never taken as done
                 Path(scratch, entry.folder).replace(target)
             return target
-    raise AadError(f"Cannot unpack {archive}: neither its folder nor {data_dir_fallback()} is writable.")
+    raise AadError(f"Cannot unpack {archive}: neither its folder nor {user_cache_dir()} is writable.")
 
-
-def data_dir_fallback():
-    """Where archives from a read-only cache are unpacked: the user cache folder."""
-    import pooch
-
-    return Path(pooch.os_cache("aadlib"))
 
 
 # ---------------------------------------------------------------------------

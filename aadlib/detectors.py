@@ -46,8 +46,9 @@ class Detector:
         """Learn the normal data X (n_samples, n_features); returns self."""
         X = self._check(X, fitting=True)
         self.scaler_ = StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(X)
-        self.model_ = self._fit(self.scaler_.transform(X))
-        self.decision_scores_ = self._train_scores(self.scaler_.transform(X))
+        scaled = self.scaler_.transform(X)
+        self.model_ = self._fit(scaled)
+        self.decision_scores_ = self._train_scores(scaled)
         if self.threshold == "gamma":
             self.threshold_ = threshold_gamma(self.decision_scores_, q=1 - self.contamination)
         else:

@@ -190,7 +190,7 @@ def registry(monkeypatch, tmp_path):
     payload = make_zip()
     cache = tmp_path / "cache"
     monkeypatch.setenv(data.DATA_DIR_ENV, str(cache))
-    monkeypatch.setattr(data, "data_dir_fallback", lambda: tmp_path / "user-cache")
+    monkeypatch.setattr(data, "user_cache_dir", lambda: tmp_path / "user-cache")
 
     def register(url, sha=None):
         entry = data.Download(url=url, sha256=sha or data.hashlib.sha256(payload).hexdigest(), filename="test.zip", folder="anomaly_mini", description="")
