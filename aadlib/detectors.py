@@ -11,6 +11,8 @@ Each detector learns what normal looks like from training vectors only:
 Notebook: 01_distribution_modelling.
 """
 
+import time
+
 import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.mixture import GaussianMixture
@@ -199,17 +201,30 @@ def evaluate_seeds(make_detector, X_train, X_test, y_test, seeds=range(5)):
         make_detector (callable): ``make_detector(seed)`` returns an unfitted
             detector, e.g. ``lambda s: GMM(random_state=s)``; one that ignores
             the seed gives a standard deviation of 0.
-        X_train (np.ndarray): (n_train, n_features) normal training vectors.
-        X_test (np.ndarray): (n_test, n_features) test vectors.
+        X_train (np.ndarray): (n_train, n_features) normal training vectors, or
+            (n_train, n_frames, n_features) frames: fitted on all frames.
+        X_test (np.ndarray): (n_test, n_features), or (n_test, n_frames, n_features):
+            each clip scored by the mean score of its frames (:func:`score_clips`).
         y_test (array): (n_test,) 1 = anomaly.
         seeds (iterable of int): The seeds.
 
     Returns:
-        dict: ``auc``, ``pauc``, ``ap`` (means) and ``auc_std``, ``pauc_std``, ``ap_std``.
+        tuple[dict, list]: The means ``auc``, ``pauc``, ``ap``, ``fit_s``, ``score_s``
+        (seconds to fit and to score) with ``auc_std``, ``pauc_std``, ``ap_std``,
+        ``fit_s_std``, ``score_s_std``; and the fitted detectors, one per seed.
 
-    Notebook: 01_distribution_modelling.
+    Notebook: 01_distribution_modelling, 02_autoencoders_1d.
     """
-    runs = [evaluate(y_test, make_detector(seed).fit(X_train).decision_function(X_test)) for seed in seeds]
+    X_train = np.asarray(X_train)
+    flat_train = X_train.reshape(-1, X_train.shape[-1])
+    runs, detectors = [], []
+    for seed in seeds:
+        started = time.perf_counter()
+        detector = make_detector(seed).fit(flat_train)
+        fitted = time.perf_counter()
+        scores = score_clips(detector, X_test) if np.ndim(X_test) == 3 else detector.decision_function(X_test)
+        runs.append({**evaluate(y_test, scores), "fit_s": fitted - started, "score_s": time.perf_counter() - fitted})
+        detectors.append(detector)
     means = {key: float(np.mean([run[key] for run in runs])) for key in runs[0]}
     spreads = {f"{key}_std": float(np.std([run[key] for run in runs])) for key in runs[0]}
-    return {**means, **spreads}
+    return {**means, **spreads}, detectors

@@ -90,14 +90,18 @@ def frame_stack(spec, n_frames=5):
     with 128 mel bands and 5 frames each vector has 640 values.
 
     Args:
-        spec (np.ndarray): (n_features, n_frames_total).
+        spec (np.ndarray): (n_features, n_frames_total) of one clip, or
+            (n_clips, n_features, n_frames_total) of many.
         n_frames (int): Frames per vector.
 
     Returns:
-        np.ndarray: (n_frames_total - n_frames + 1, n_frames * n_features).
+        np.ndarray: (n_vectors, n_frames * n_features), or (n_clips, n_vectors, n_frames * n_features),
+        with n_vectors = n_frames_total - n_frames + 1.
     """
-    windows = np.lib.stride_tricks.sliding_window_view(spec, n_frames, axis=1)  # (feat, vectors, n_frames)
-    return np.ascontiguousarray(windows.transpose(1, 2, 0).reshape(windows.shape[1], -1))
+    windows = np.lib.stride_tricks.sliding_window_view(spec, n_frames, axis=-1)  # (..., feat, vectors, n_frames)
+    stacked = np.swapaxes(windows, -3, -2)  # (..., vectors, feat, n_frames)
+    stacked = np.swapaxes(stacked, -2, -1)  # (..., vectors, n_frames, feat)
+    return np.ascontiguousarray(stacked.reshape(*stacked.shape[:-2], -1))
 
 
 SUMMARIES = {

@@ -106,3 +106,20 @@ def pca_scatter(X_train, X_test, y_test, title="PCA of the feature vectors"):
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def error_over_time(curves, frame_seconds, title="Reconstruction error over time", ylabel="error per frame"):
+    """One line per clip: a per-frame score (e.g. reconstruction error) against time.
+
+    Args:
+        curves (dict[str, np.ndarray]): Clip name -> (n_frames,) scores.
+        frame_seconds (float): Time between frames in seconds (hop / sample rate).
+    """
+    fig, ax = plt.subplots(figsize=(7, 3))
+    for name, curve in curves.items():
+        style = CLASS_STYLE.get("anomaly" if "anomal" in name else "normal", {})
+        ax.plot(np.arange(len(curve)) * frame_seconds, curve, lw=1.5, color=style.get("color"), label=name)
+    ax.set(xlabel="time (s)", ylabel=ylabel, title=title)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    return fig

@@ -97,10 +97,23 @@ def test_repr_shows_parameters():
 def test_evaluate_seeds_reports_mean_and_spread():
     train, test, y = blobs()
     noisy_test = test + np.random.default_rng(5).normal(scale=3, size=test.shape)
-    result = aadlib.evaluate_seeds(lambda s: aadlib.IForest(random_state=s, n_estimators=5), train, noisy_test, y, seeds=range(4))
-    assert set(result) == {"auc", "pauc", "ap", "auc_std", "pauc_std", "ap_std"}
+    result, detectors = aadlib.evaluate_seeds(lambda s: aadlib.IForest(random_state=s, n_estimators=5), train, noisy_test, y, seeds=range(4))
+    assert set(result) == {f"{k}{s}" for k in ("auc", "pauc", "ap", "fit_s", "score_s") for s in ("", "_std")}
+    assert [d.random_state for d in detectors] == [0, 1, 2, 3]
     aucs = [aadlib.auc(y, aadlib.IForest(random_state=s, n_estimators=5).fit(train).decision_function(noisy_test)) for s in range(4)]
     assert result["auc"] == pytest.approx(np.mean(aucs)) and result["auc_std"] == pytest.approx(np.std(aucs))
     assert result["auc_std"] > 0  # five trees: the seed matters
-    fixed = aadlib.evaluate_seeds(lambda s: aadlib.LOF(), train, test, y, seeds=range(3))
+    assert result["fit_s"] > 0 and result["score_s"] > 0
+    fixed, _ = aadlib.evaluate_seeds(lambda s: aadlib.LOF(), train, test, y, seeds=range(3))
     assert fixed["auc_std"] == 0
+
+
+def test_evaluate_seeds_scores_frames_per_clip():
+    rng = np.random.default_rng(0)
+    train_frames = rng.normal(size=(10, 6, 3))
+    test_frames = rng.normal(size=(4, 6, 3))
+    test_frames[2:] += 5
+    y = np.array([0, 0, 1, 1])
+    result, (detector,) = aadlib.evaluate_seeds(lambda s: aadlib.GMM(n_components=1, random_state=s), train_frames, test_frames, y, seeds=[0])
+    assert detector.scaler_.n_samples_seen_ == 60  # fitted on all 10 x 6 frames
+    assert result["auc"] == aadlib.auc(y, aadlib.score_clips(detector, test_frames)) == 1.0

@@ -65,6 +65,13 @@ def test_frame_stack_dcase_size():
     assert features.frame_stack(np.zeros((128, 313)), 5).shape == (309, 640)
 
 
+def test_frame_stack_of_a_batch_equals_per_clip_stacks():
+    batch = np.random.default_rng(0).normal(size=(3, 4, 9))
+    stacked = features.frame_stack(batch, 3)
+    assert stacked.shape == (3, 7, 12)
+    np.testing.assert_array_equal(stacked[1], features.frame_stack(batch[1], 3))
+
+
 def test_time_summary_orders_the_statistics():
     spec = np.array([[1.0, 2.0, 3.0], [4.0, 4.0, 4.0]])
     np.testing.assert_allclose(features.time_summary(spec, ("mean", "std", "max")), [2, 4, np.std([1, 2, 3]), 0, 3, 4])

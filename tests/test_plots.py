@@ -45,3 +45,10 @@ def test_pca_scatter_fits_on_training_vectors():
     ax = fig.axes[0]
     assert [len(c.get_offsets()) for c in ax.collections] == [20, 3, 3]
     assert "% of variance" in ax.get_xlabel()
+
+
+def test_error_over_time_draws_one_line_per_clip_on_a_time_axis():
+    fig = plots.error_over_time({"test normal": np.ones(10), "test anomaly": np.zeros(10)}, frame_seconds=0.5)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 2 and lines[0].get_xdata()[-1] == 4.5
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["test normal", "test anomaly"]
