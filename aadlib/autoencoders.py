@@ -10,7 +10,7 @@ its values) is its anomaly score.
 ``decision_function(X)`` = reconstruction error per sample (higher = more
 anomalous), ``threshold_``, ``predict(X)``.
 
-Notebook: 02_autoencoders_1d.
+Notebook: 02_autoencoders_1d, 03_autoencoders_2d.
 """
 
 import os
@@ -102,6 +102,7 @@ class Autoencoder(Detector):
         epochs (int): Passes over the training data.
         batch_size (int): Samples per gradient step.
         learning_rate (float): Adam's step size.
+        loss (str | callable): Keras loss; "mse" (default), or e.g. :func:`ssim_loss`.
         random_state (int): Seeds weights and shuffling (through ``keras.utils.set_random_seed``).
         **kwargs: ``contamination``, ``threshold``, ``standardize`` of :class:`aadlib.detectors.Detector`.
 
@@ -110,9 +111,10 @@ class Autoencoder(Detector):
         history_ (dict): Training loss per epoch (``history_["loss"]``).
     """
 
-    def __init__(self, build=dense_autoencoder, epochs=100, batch_size=512, learning_rate=1e-3, random_state=SEED, **kwargs):
+    def __init__(self, build=dense_autoencoder, epochs=100, batch_size=512, learning_rate=1e-3, loss="mse", random_state=SEED, **kwargs):
         super().__init__(**kwargs)
         self.build = build
+        self.loss = loss
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -121,14 +123,184 @@ class Autoencoder(Detector):
     def _fit(self, X):
         keras.utils.set_random_seed(self.random_state)
         model = self.build(X.shape[1])
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse")
+        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss=self.loss)
         self.history_ = model.fit(X, X, epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0).history
         return model
 
     def _score(self, X):
         return np.mean((X - reconstruct(self.model_, X.astype(np.float32))) ** 2, axis=1)
 
+    def reconstruction(self, X):
+        """The input as the network sees it (standardised if ``standardize``) and its reconstruction.
+
+        Returns:
+            tuple[np.ndarray, np.ndarray]: both (n_samples, n_features), float32.
+        """
+        scaled = self.scaler_.transform(self._check(X)).astype(np.float32)
+        return scaled, reconstruct(self.model_, scaled)
+
     def residuals(self, X):
         """Input minus reconstruction (n_samples, n_features), in the detector's standardised units."""
-        scaled = self.scaler_.transform(self._check(X)).astype(np.float32)
-        return scaled - reconstruct(self.model_, scaled)
+        scaled, rebuilt = self.reconstruction(X)
+        return scaled - rebuilt
+
+
+# ---------------------------------------------------------------------------
+# 2D convolutional autoencoders on spectrogram images (chapter 03)
+# ---------------------------------------------------------------------------
+
+
+def small_cae(shape):
+    """The reference notebook's small convolutional autoencoder.
+
+    Conv 8 -> MaxPool 2 -> Conv 16 -> Conv 8 -> UpSampling 2 -> Conv 1 with a
+    sigmoid, all 3 x 3 with "same" padding, so inputs must lie in [0, 1]. The
+    pooling halves each side and the upsampling doubles it, so both sides of
+    the image must be even: an odd frame count (431) comes back as 432 and the
+    model fails. Pad or crop first (:func:`aadlib.features.fit_frames`).
+
+    Args:
+        shape (tuple): (height, width, channels), height and width even.
+
+    Returns:
+        keras.Model: images -> images of the same shape.
+    """
+    if shape[0] % 2 or shape[1] % 2:
+        raise ValueError(f"small_cae needs even image sides, got {shape[:2]}; pad or crop the frames with aadlib.features.fit_frames.")
+    inputs = keras.Input(shape)
+    x = layers.Conv2D(8, 3, activation="relu", padding="same")(inputs)
+    x = layers.MaxPooling2D(2, padding="same")(x)
+    x = layers.Conv2D(16, 3, activation="relu", padding="same")(x)
+    x = layers.Conv2D(8, 3, activation="relu", padding="same")(x)
+    x = layers.UpSampling2D(2)(x)
+    outputs = layers.Conv2D(shape[2], 3, activation="sigmoid", padding="same")(x)
+    return keras.Model(inputs, outputs, name="small_cae")
+
+
+def strided_cae(shape=(64, 64, 1)):
+    """The DCASE 2020 student design: four stride-2 convolutions and four mirrored transposed ones.
+
+    Conv2D 32 / 64 / 64 / 128 (3 x 3, stride 2, same, ReLU, each followed by
+    batch normalisation) take a 64 x 64 image to 4 x 4 x 128; Conv2DTranspose
+    64 / 64 / 32 / 1 bring it back. 259,971 trainable parameters at 64 x 64 x 1.
+    The code is a 4 x 4 map, not a vector: there is no dense bottleneck.
+
+    Args:
+        shape (tuple): (height, width, channels), sides divisible by 16.
+    """
+    if shape[0] % 16 or shape[1] % 16:
+        raise ValueError(f"strided_cae needs image sides divisible by 16, got {shape[:2]}; pad or crop first.")
+    inputs = keras.Input(shape)
+    x = inputs
+    for filters in (32, 64, 64, 128):
+        x = layers.BatchNormalization()(layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x))
+    for filters in (64, 64, 32, shape[2]):
+        x = layers.BatchNormalization()(layers.Conv2DTranspose(filters, 3, strides=2, padding="same", activation="relu")(x))
+    return keras.Model(inputs, x, name="strided_cae")
+
+
+def _inception(x, filters):
+    """Parallel 1x1, 3x3 and 5x5 convolutions and a pooled branch, concatenated (GoogLeNet's block)."""
+    branches = [
+        layers.Conv2D(filters, 1, padding="same", activation="relu")(x),
+        layers.Conv2D(filters, 3, padding="same", activation="relu")(layers.Conv2D(filters, 1, padding="same", activation="relu")(x)),
+        layers.Conv2D(filters, 5, padding="same", activation="relu")(layers.Conv2D(filters, 1, padding="same", activation="relu")(x)),
+        layers.Conv2D(filters, 1, padding="same", activation="relu")(layers.MaxPooling2D(3, strides=1, padding="same")(x)),
+    ]
+    return layers.Concatenate()(branches)
+
+
+def block_cae(shape, filters=(8, 16, 32, 64, 128), inception=False):
+    """Five convolution blocks down and five up, each with batch normalisation, from the reference repository.
+
+    Encoder block: Conv2D (3 x 3, ReLU) -> BatchNorm -> MaxPool 2; the filters
+    grow block by block. Decoder block: Conv2D -> BatchNorm -> UpSampling 2;
+    the filters shrink in mirror order. With ``inception=True`` an Inception
+    block (parallel 1x1 / 3x3 / 5x5 / pooling branches) sits at the bottom.
+
+    Args:
+        shape (tuple): (height, width, channels), sides divisible by 2 ** len(filters).
+        filters (tuple[int]): Filters per encoder block.
+        inception (bool): Add the Inception block at the bottleneck.
+    """
+    factor = 2 ** len(filters)
+    if shape[0] % factor or shape[1] % factor:
+        raise ValueError(f"block_cae needs image sides divisible by {factor}, got {shape[:2]}; pad or crop first.")
+    inputs = keras.Input(shape)
+    x = inputs
+    for n in filters:
+        x = layers.MaxPooling2D(2)(layers.BatchNormalization()(layers.Conv2D(n, 3, padding="same", activation="relu")(x)))
+    if inception:
+        x = _inception(x, filters[-1] // 4)
+    for n in reversed(filters):
+        x = layers.UpSampling2D(2)(layers.BatchNormalization()(layers.Conv2D(n, 3, padding="same", activation="relu")(x)))
+    outputs = layers.Conv2D(shape[2], 3, padding="same")(x)
+    return keras.Model(inputs, outputs, name="block_cae" + ("_inception" if inception else ""))
+
+
+def flat(image_model):
+    """Wrap an image -> image model as flat vector -> flat vector, for :class:`Autoencoder`.
+
+    Args:
+        image_model (keras.Model): Input and output of shape (height, width, channels).
+
+    Returns:
+        callable: A builder ``build(input_dim)`` as :class:`Autoencoder` takes it.
+    """
+
+    def build(input_dim):
+        shape = tuple(image_model.input_shape[1:])
+        if int(np.prod(shape)) != input_dim:
+            raise ValueError(f"{image_model.name} takes {shape} = {int(np.prod(shape))} values per image, not {input_dim}.")
+        inputs = keras.Input((input_dim,))
+        return keras.Model(inputs, layers.Flatten()(image_model(layers.Reshape(shape)(inputs))), name=f"flat_{image_model.name}")
+
+    return build
+
+
+def nrmse(x, x_hat):
+    """Normalised root-mean-square error per sample: RMSE divided by the range (max - min) of the input.
+
+    Args:
+        x, x_hat (np.ndarray): (n_samples, ...) inputs and reconstructions.
+
+    Returns:
+        np.ndarray: (n_samples,); 0 = perfect, scale-free across clips of different level.
+    """
+    x, x_hat = x.reshape(len(x), -1), x_hat.reshape(len(x_hat), -1)
+    return np.sqrt(np.mean((x - x_hat) ** 2, axis=1)) / (x.max(axis=1) - x.min(axis=1))
+
+
+def ssim(x, x_hat, max_val):
+    """Structural similarity per image (TensorFlow's SSIM, 11 x 11 Gaussian window).
+
+    Args:
+        x, x_hat (np.ndarray): (n, height, width, channels) images.
+        max_val (float): The dynamic range of the images (e.g. max - min of the training data).
+
+    Returns:
+        np.ndarray: (n,) in [-1, 1]; 1 = identical. As an anomaly score use
+        ``1 - ssim`` (higher = more anomalous).
+    """
+    import tensorflow as tf
+
+    return tf.image.ssim(tf.constant(x, tf.float32), tf.constant(x_hat, tf.float32), max_val=max_val).numpy()
+
+
+def ssim_loss(shape, max_val):
+    """Training loss ``1 - SSIM`` for flat models (see :func:`flat`): minimising it maximises similarity.
+
+    Minimising +SSIM, as one reference project did, drives the network to make
+    its output as *dissimilar* as possible.
+
+    Args:
+        shape (tuple): (height, width, channels) of one image.
+        max_val (float): Dynamic range of the images.
+    """
+    import tensorflow as tf
+
+    def loss(y_true, y_pred):
+        images = [tf.reshape(t, (-1, *shape)) for t in (y_true, y_pred)]
+        return 1.0 - tf.reduce_mean(tf.image.ssim(*images, max_val=max_val))
+
+    return loss

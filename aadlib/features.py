@@ -5,7 +5,7 @@ applies a feature to every clip of a :class:`aadlib.data.Clips`.
 All parameters are explicit; defaults follow the DCASE 2020 Task 2 baseline
 (n_fft 1024, hop 512, 128 mel bands, power spectrogram in dB).
 
-Notebook: 00_task_and_data, 01_distribution_modelling.
+Notebook: 00_task_and_data, 01_distribution_modelling, 02_autoencoders_1d, 03_autoencoders_2d.
 """
 
 import numpy as np
@@ -102,6 +102,70 @@ def frame_stack(spec, n_frames=5):
     stacked = np.swapaxes(windows, -3, -2)  # (..., vectors, feat, n_frames)
     stacked = np.swapaxes(stacked, -2, -1)  # (..., vectors, n_frames, feat)
     return np.ascontiguousarray(stacked.reshape(*stacked.shape[:-2], -1))
+
+
+def fit_frames(spec, n_frames):
+    """Crop or pad the time axis (the last) to exactly ``n_frames`` frames.
+
+    Cropping drops frames at the end; padding repeats the last frame
+    (``np.pad`` mode "edge"), so no artificial silence or step enters the
+    image. Convolutional autoencoders need this: pooling and upsampling turn
+    an odd frame count such as 431 into 432, and the output no longer
+    matches the input.
+
+    Args:
+        spec (np.ndarray): (..., n_frames_in).
+        n_frames (int): Frames wanted.
+
+    Returns:
+        np.ndarray: (..., n_frames).
+    """
+    missing = n_frames - spec.shape[-1]
+    if missing <= 0:
+        return spec[..., :n_frames]
+    return np.pad(spec, [(0, 0)] * (spec.ndim - 1) + [(0, missing)], mode="edge")
+
+
+def standardize_bands(train, *others):
+    """Scale every band (row) to zero mean and unit variance with statistics of the training clips only.
+
+    Each band gets its own mean and deviation, over all training clips and
+    frames. Without it, the loud low bands dominate a squared error and quiet
+    high bands, where a fault may show, hardly count.
+
+    Args:
+        train (np.ndarray): (n_clips, n_bands, n_frames) training features.
+        *others (np.ndarray): Further arrays of the same band count (e.g. test features).
+
+    Returns:
+        list[np.ndarray]: ``train`` and each of ``others``, scaled, float32.
+    """
+    mean = train.mean(axis=(0, 2), keepdims=True)
+    std = train.std(axis=(0, 2), keepdims=True)
+    return [((array - mean) / std).astype(np.float32) for array in (train, *others)]
+
+
+def modulation_spectrum(spec, n_rates=None, n_fft=None):
+    """Log-magnitude spectrum of each band's level over time: how strongly, and how fast, it fluctuates.
+
+    Row b, column k is the magnitude of the k-th Fourier coefficient of band b's
+    dB curve (mean removed), in log scale. A sound that repeats regularly
+    (a valve clicking twice a second) gives a peak at its rate in every band
+    it fills, wherever in the clip the repetitions fall: the representation is
+    blind to time shifts.
+
+    Args:
+        spec (np.ndarray): (..., n_bands, n_frames), e.g. log-mel in dB.
+        n_rates (int | None): Keep the first n_rates rates (default all, n_fft // 2 + 1).
+        n_fft (int | None): Zero-pad each curve to this length first (default
+            n_frames); column k is the rate ``k * frame_rate / n_fft`` Hz.
+
+    Returns:
+        np.ndarray: (..., n_bands, n_rates) float32, natural log of the magnitude (+1e-3 against log 0).
+    """
+    curves = spec - spec.mean(axis=-1, keepdims=True)
+    magnitude = np.abs(np.fft.rfft(curves, n=n_fft, axis=-1))[..., :n_rates]
+    return np.log(magnitude + 1e-3).astype(np.float32)
 
 
 SUMMARIES = {

@@ -123,3 +123,27 @@ def error_over_time(curves, frame_seconds, title="Reconstruction error over time
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def reconstruction_maps(original, rebuilt, title="", extent=None, ylabel="mel band"):
+    """Input, reconstruction and squared error of one spectrogram-like image, side by side.
+
+    Args:
+        original, rebuilt (np.ndarray): (n_rows, n_columns) input and autoencoder output.
+        title (str): Figure title.
+        extent (tuple | None): (x_min, x_max) of the horizontal axis, e.g. (0, duration in s).
+        ylabel (str): Label of the rows.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True, layout="constrained")
+    low, high = np.percentile(original, [1, 99])
+    box = None if extent is None else (extent[0], extent[1], 0, original.shape[0])
+    for ax, image, name in ((axes[0], original, "input"), (axes[1], rebuilt, "reconstruction")):
+        shown = ax.imshow(image, origin="lower", aspect="auto", vmin=low, vmax=high, extent=box)
+        ax.set_title(name)
+    fig.colorbar(shown, ax=axes[:2], shrink=0.8)
+    error = axes[2].imshow((original - rebuilt) ** 2, origin="lower", aspect="auto", cmap="magma", extent=box)
+    axes[2].set_title("squared error")
+    fig.colorbar(error, ax=axes[2], shrink=0.8)
+    axes[0].set_ylabel(ylabel)
+    fig.suptitle(title)
+    return fig

@@ -85,3 +85,70 @@ def test_frame_level_scores_average_per_clip():
     detector = small_ae().fit(train)
     frames = test[:60].reshape(6, 10, 12)
     np.testing.assert_allclose(aadlib.score_clips(detector, frames), detector.decision_function(test[:60]).reshape(6, 10).mean(axis=1), rtol=1e-6)
+
+
+from aadlib.autoencoders import block_cae, flat, nrmse, small_cae, ssim, ssim_loss, strided_cae  # noqa: E402
+
+
+def test_strided_cae_has_the_reported_259971_trainable_parameters():
+    model = strided_cae((64, 64, 1))
+    assert model.output_shape == (None, 64, 64, 1)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 259_971
+    assert min(layer.output.shape[1] for layer in model.layers) == 4  # 64 halved four times
+
+
+def test_small_cae_keeps_shape_and_refuses_odd_frame_counts():
+    assert small_cae((128, 216, 1)).output_shape == (None, 128, 216, 1)
+    with pytest.raises(ValueError, match="fit_frames"):
+        small_cae((128, 431, 1))
+
+
+def test_block_cae_five_blocks_with_and_without_inception():
+    plain = block_cae((64, 64, 1))
+    assert plain.output_shape == (None, 64, 64, 1)
+    assert min(layer.output.shape[1] for layer in plain.layers) == 2  # 64 / 2**5
+    with_inception = block_cae((64, 64, 1), inception=True)
+    assert with_inception.output_shape == (None, 64, 64, 1)
+    assert any(layer.__class__.__name__ == "Concatenate" for layer in with_inception.layers)
+    with pytest.raises(ValueError, match="divisible by 32"):
+        block_cae((48, 64, 1))
+
+
+def test_flat_wraps_an_image_model_for_the_detector():
+    build = flat(strided_cae((16, 16, 1)))
+    model = build(256)
+    assert model.input_shape == (None, 256) and model.output_shape == (None, 256)
+    with pytest.raises(ValueError, match="not 255"):
+        build(255)
+
+
+def test_nrmse_definition():
+    x = np.array([[0.0, 2.0, 4.0, 6.0]])
+    x_hat = x + np.array([[1.0, -1.0, 1.0, -1.0]])
+    np.testing.assert_allclose(nrmse(x, x_hat), [1.0 / 6.0])
+    np.testing.assert_allclose(nrmse(x * 10, x_hat * 10), nrmse(x, x_hat))  # scale-free
+
+
+def test_ssim_and_the_sign_of_the_ssim_loss():
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(2, 32, 32, 1)).astype("float32")
+    noisy = images + rng.normal(scale=0.5, size=images.shape).astype("float32")
+    np.testing.assert_allclose(ssim(images, images, max_val=8.0), 1.0, atol=1e-5)
+    assert np.all(ssim(images, noisy, max_val=8.0) < 0.9)
+    loss = ssim_loss((32, 32, 1), max_val=8.0)
+    flat_images, flat_noisy = images.reshape(2, -1), noisy.reshape(2, -1)
+    assert float(loss(flat_images, flat_images)) == pytest.approx(0.0, abs=1e-5)
+    assert float(loss(flat_images, flat_noisy)) > 0.1  # worse reconstruction -> larger loss: minimising it is right
+
+
+def test_a_cae_trains_with_the_ssim_loss_and_scores_structure_breaks_higher():
+    rng = np.random.default_rng(1)
+    stripes = np.tile((np.arange(16) % 4 < 2).astype("float32"), (16, 1))  # vertical stripes
+    train = np.stack([np.roll(stripes, rng.integers(4), axis=1) + 0.05 * rng.normal(size=(16, 16)) for _ in range(40)])
+    test_normal = np.roll(stripes, 1, axis=1)[None] + 0.05 * rng.normal(size=(4, 16, 16))
+    test_broken = stripes.T[None] + 0.05 * rng.normal(size=(4, 16, 16))  # horizontal: new structure
+    detector = Autoencoder(flat(strided_cae((16, 16, 1))), epochs=40, batch_size=8, loss=ssim_loss((16, 16, 1), max_val=2.0), random_state=0, standardize=False)
+    detector.fit(train.reshape(40, -1))
+    x, x_hat = detector.reconstruction(np.vstack([test_normal, test_broken]).reshape(8, -1))
+    errors = 1 - ssim(x.reshape(8, 16, 16, 1), x_hat.reshape(8, 16, 16, 1), max_val=2.0)
+    assert errors[4:].mean() > errors[:4].mean()

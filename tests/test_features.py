@@ -92,3 +92,36 @@ def test_time_summary_of_a_batch_equals_per_clip_summaries():
     summarised = features.time_summary(batch, ["mean", "max"])
     assert summarised.shape == (4, 6)
     np.testing.assert_allclose(summarised[2], features.time_summary(batch[2], ["mean", "max"]))
+
+
+def test_fit_frames_crops_and_pads_with_the_edge():
+    spec = np.arange(2 * 5, dtype=float).reshape(2, 5)
+    np.testing.assert_array_equal(features.fit_frames(spec, 3), spec[:, :3])
+    padded = features.fit_frames(spec, 8)
+    assert padded.shape == (2, 8)
+    np.testing.assert_array_equal(padded[:, 5:], np.repeat(spec[:, -1:], 3, axis=1))
+    assert features.fit_frames(np.zeros((4, 128, 431)), 432).shape == (4, 128, 432)
+
+
+def test_standardize_bands_uses_training_statistics_per_band():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(6, 3, 20)) * np.array([1.0, 10.0, 100.0])[:, None] + np.array([0.0, -50.0, 7.0])[:, None]
+    test = train[:2] + 1.0
+    scaled_train, scaled_test = features.standardize_bands(train, test)
+    np.testing.assert_allclose(scaled_train.mean(axis=(0, 2)), 0, atol=1e-5)
+    np.testing.assert_allclose(scaled_train.std(axis=(0, 2)), 1, atol=1e-5)
+    # the test data are shifted by one unit: that is one deviation in band 0, a hundredth in band 2
+    shift = (scaled_test - scaled_train[:2]).mean(axis=(0, 2))
+    np.testing.assert_allclose(shift, 1 / train.std(axis=(0, 2)), rtol=1e-4)
+
+
+def test_modulation_spectrum_finds_the_rate_and_ignores_time_shifts():
+    frames = np.arange(64)
+    rhythm = (frames % 16 == 0).astype(float) * 20  # a click every 16 frames: rate 4 per 64 frames
+    shifted = np.roll(rhythm, 5)
+    spec, spec_shifted = np.stack([rhythm, rhythm * 0.5]), np.stack([shifted, shifted * 0.5])
+    modulation = features.modulation_spectrum(spec)
+    assert modulation.shape == (2, 33) and modulation.dtype == np.float32
+    assert modulation[0, 1:].argmax() + 1 == 4
+    np.testing.assert_allclose(modulation, features.modulation_spectrum(spec_shifted), atol=1e-4)
+    assert features.modulation_spectrum(spec, n_rates=64, n_fft=128).shape == (2, 64)

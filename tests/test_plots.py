@@ -52,3 +52,12 @@ def test_error_over_time_draws_one_line_per_clip_on_a_time_axis():
     lines = fig.axes[0].get_lines()
     assert len(lines) == 2 and lines[0].get_xdata()[-1] == 4.5
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["test normal", "test anomaly"]
+
+
+def test_reconstruction_maps_show_input_output_and_error():
+    original = np.arange(12.0).reshape(3, 4)
+    fig = plots.reconstruction_maps(original, original + 1, title="clip", extent=(0, 2.5))
+    images = [ax.get_images()[0] for ax in fig.axes if ax.get_images()]
+    assert len(images) == 3
+    np.testing.assert_allclose(images[2].get_array(), np.ones((3, 4)))
+    assert fig.axes[2].get_title() == "squared error" and images[0].get_extent() == [0, 2.5, 0, 3]
