@@ -1,6 +1,8 @@
 # Two commands on a fresh machine with Python 3.11, git and make:
 #   make book   build the course site, executing every notebook
 #   make test   run the unit tests and every notebook under nbval
+# and, after `make book`, with Debian's chromium installed:
+#   make site-test   open every chapter page of the built site in headless Chromium
 # Both create .venv if needed and install the pinned requirements and aadlib (editable) into it.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -11,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # TensorFlow's start-up banner (oneDNN, CPU features) is noise for readers and test logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: book test data clean
+.PHONY: book test site-test data clean
 
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +31,10 @@ book: data
 
 test: data
 	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
+
+site-test: $(INSTALLED)
+	test -f _build/html/index.html || $(MAKE) book
+	$(PY) -m pytest tests_site -p no:cacheprovider
 
 clean:
 	rm -rf _build

@@ -1,0 +1,102 @@
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from aadlib.__main__ import main
+from aadlib.student import BEGIN, END, student_notebook, write_student_copies
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def chapter_like():
+    return new_notebook(cells=[
+        new_code_cell("x = 1", outputs=[nbformat.v4.new_output("stream", text="noise")], execution_count=3),
+        new_markdown_cell("## Exercises\n\n```{exercise}\n:label: ex-a\n\nDo A.\n```\n\n```{solution-start} ex-a\n:class: dropdown\n```"),
+        new_code_cell(f"setup = 2\n{BEGIN}\nanswer = 42\nprint(answer)\n{END}\nafter = 3"),
+        new_markdown_cell("The answer is 42 because of reasons.\n\n```{solution-end}\n```\n\n```{exercise}\n:label: ex-b\n\nDo B.\n```\n\n```{solution-start} ex-b\n:class: dropdown\n```"),
+        new_code_cell(f"def f():\n    {BEGIN}\n    return 'secret'\n    {END}"),
+        new_markdown_cell("Secret explanation.\n\n```{solution-end}\n```"),
+    ])
+
+
+def test_solution_code_becomes_a_stub_and_the_rest_stays():
+    student = student_notebook(chapter_like())
+    code = [c.source for c in student.cells if c.cell_type == "code"]
+    assert code[0] == "x = 1"
+    assert code[1] == "setup = 2\n# YOUR CODE HERE\nraise NotImplementedError()\nafter = 3"
+    assert code[2] == "def f():\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+    assert all(not c.get("outputs") and c.execution_count is None for c in student.cells if c.cell_type == "code")
+
+
+def test_solution_text_and_directives_are_removed_and_exercises_kept():
+    student = student_notebook(chapter_like())
+    text = "\n".join(c.source for c in student.cells)
+    for leaked in ("42", "because of reasons", "Secret explanation", "secret", "solution-start", "solution-end", ":class: dropdown"):
+        assert leaked not in text
+    assert "Do A." in text and "Do B." in text and text.count("```{exercise}") == 2
+    assert [c.cell_type for c in student.cells] == ["code", "markdown", "code", "markdown", "code"]  # the empty cell is gone
+
+
+def test_the_original_is_not_changed_and_the_copy_is_valid():
+    nb = chapter_like()
+    before = nbformat.writes(nb)
+    nbformat.validate(student_notebook(nb))
+    assert nbformat.writes(nb) == before
+
+
+def test_unclosed_solution_marker_is_refused():
+    with pytest.raises(ValueError, match="without"):
+        student_notebook(new_notebook(cells=[new_code_cell(f"{BEGIN}\nx = 1")]))
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_solution_leaks_from_a_chapter(path, tmp_path):
+    original = nbformat.read(path, as_version=4)
+    write_student_copies(path.parent, tmp_path)
+    student = nbformat.read(tmp_path / path.name, as_version=4)
+    nbformat.validate(student)
+    student_text = "\n".join(c.source for c in student.cells)
+    solution_lines = []
+    for cell in original.cells:
+        if cell.cell_type == "code" and BEGIN in cell.source:
+            region = cell.source.split(BEGIN, 1)[1].split(END, 1)[0]
+            solution_lines += [line.strip() for line in region.split("\n") if len(line.strip()) > 12]
+    markdown = "\n".join(c.source for c in original.cells if c.cell_type == "markdown")
+    for block in re.findall(r"\{solution-start\}.*?\n```\n(.*?)```\{solution-end\}", markdown, flags=re.S):
+        solution_lines += [line.strip() for line in block.split("\n") if len(line.strip()) > 30]
+    full_text = "\n".join(c.source for c in original.cells)
+    outside = re.sub(rf"{BEGIN}.*?{END}", "", full_text, flags=re.S)
+    outside = re.sub(r"```\{solution-start\}.*?```\{solution-end\}", "", outside, flags=re.S)
+    unique = [line for line in solution_lines if line not in outside]  # a line like plt.show() is no secret
+    assert unique, "the chapter should have solutions to hide"
+    assert not [line for line in unique if line in student_text]
+    assert student_text.count("raise NotImplementedError()") == sum(c.source.count(BEGIN) for c in original.cells)
+    assert student_text.count("```{exercise}") == markdown.count("```{exercise}")
+    assert student.cells[0].metadata.get("tags") == ["remove-cell"]  # everything else unchanged
+
+
+def test_every_non_exercise_cell_of_every_student_copy_runs(tmp_path):
+    """Execute the copies: only the stubs may fail, and only with NotImplementedError."""
+    from nbclient import NotebookClient
+
+    for path in write_student_copies(ROOT / "notebooks", tmp_path):
+        nb = nbformat.read(path, as_version=4)
+        NotebookClient(nb, timeout=600, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+        for cell in (c for c in nb.cells if c.cell_type == "code"):
+            errors = [o for o in cell.outputs if o.output_type == "error"]
+            if "raise NotImplementedError()" in cell.source:
+                assert [e.ename for e in errors] == ["NotImplementedError"], (path.name, cell.source[:80])
+            else:
+                assert not errors, (path.name, cell.source[:80], errors and errors[0].evalue)
+
+
+def test_command_line(tmp_path, capsys):
+    assert main(["student", str(ROOT / "notebooks"), str(tmp_path / "copies")]) == 0
+    written = capsys.readouterr().out.strip().split("\n")
+    assert len(written) == len(CHAPTERS) and all(line.startswith("wrote ") for line in written)
+    assert main(["student", str(tmp_path / "empty"), str(tmp_path / "out")]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
