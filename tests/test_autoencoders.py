@@ -2,7 +2,19 @@ import numpy as np
 import pytest
 
 import aadlib
-from aadlib.autoencoders import Autoencoder, conv1d_autoencoder, dense_autoencoder, reconstruct
+from aadlib.autoencoders import (
+    Autoencoder,
+    block_cae,
+    conv1d_autoencoder,
+    dense_autoencoder,
+    flat,
+    nrmse,
+    reconstruct,
+    small_cae,
+    ssim,
+    ssim_loss,
+    strided_cae,
+)
 
 
 def test_dense_autoencoder_is_the_dcase_2020_baseline():
@@ -85,9 +97,6 @@ def test_frame_level_scores_average_per_clip():
     detector = small_ae().fit(train)
     frames = test[:60].reshape(6, 10, 12)
     np.testing.assert_allclose(aadlib.score_clips(detector, frames), detector.decision_function(test[:60]).reshape(6, 10).mean(axis=1), rtol=1e-6)
-
-
-from aadlib.autoencoders import block_cae, flat, nrmse, small_cae, ssim, ssim_loss, strided_cae  # noqa: E402
 
 
 def test_strided_cae_has_the_reported_259971_trainable_parameters():
