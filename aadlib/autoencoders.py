@@ -55,8 +55,9 @@ def conv1d_autoencoder(input_dim, channels=1, filters=(16, 32), kernel_size=5, b
     The flat input (length ``input_dim``) is read as ``channels`` consecutive
     blocks of ``input_dim // channels`` steps, the layout
     :func:`aadlib.features.time_summary` gives (128 band means, then 128 band
-    deviations = 2 channels over 128 steps). Each encoder block halves the length with a stride-2 convolution;
-    a dense layer squeezes the result into ``bottleneck`` numbers; the decoder
+    deviations = 2 channels over 128 steps). Each encoder block halves the
+    length with a stride-2 convolution; a dense layer squeezes the result into
+    ``bottleneck`` numbers; the decoder
     mirrors the encoder with stride-2 transposed convolutions. The dense
     bottleneck matters: a purely convolutional code is a map as long as the
     input, and can copy any local pattern through.

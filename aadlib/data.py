@@ -139,7 +139,8 @@ def _download(entry, cache):
     partial = entry.filename + ".part"
     print(f"Downloading {entry.filename} from {entry.url} into {cache}")
     # We check the hash ourselves (to keep a bad file aside); pooch would log advice to pass known_hash.
-    logger, level = pooch.get_logger(), pooch.get_logger().level
+    logger = pooch.get_logger()
+    level = logger.level
     logger.setLevel("WARNING")
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -173,7 +174,6 @@ def _unpack(archive, entry):
                 Path(scratch, entry.folder).replace(target)
             return target
     raise AadError(f"Cannot unpack {archive}: neither its folder nor {user_cache_dir()} is writable.")
-
 
 
 # ---------------------------------------------------------------------------
