@@ -10,7 +10,7 @@ its values) is its anomaly score.
 ``decision_function(X)`` = reconstruction error per sample (higher = more
 anomalous), ``threshold_``, ``predict(X)``.
 
-Notebook: 02_autoencoders_1d, 03_autoencoders_2d.
+Notebook: 02_autoencoders_1d, 03_autoencoders_2d, 04_lstm_autoencoder.
 """
 
 import os
@@ -239,24 +239,63 @@ def block_cae(shape, filters=(8, 16, 32, 64, 128), inception=False):
     return keras.Model(inputs, outputs, name="block_cae" + ("_inception" if inception else ""))
 
 
-def flat(image_model):
-    """Wrap an image -> image model as flat vector -> flat vector, for :class:`Autoencoder`.
+def flat(build_model, *args, **kwargs):
+    """Wrap an image -> image (or sequence -> sequence) builder as flat vector -> flat vector, for :class:`Autoencoder`.
+
+    The model is built inside the returned builder, so :class:`Autoencoder`
+    seeds it first and its ``random_state`` decides the initial weights.
 
     Args:
-        image_model (keras.Model): Input and output of shape (height, width, channels).
+        build_model (callable): Returns a keras.Model whose input and output
+            have the same shape, e.g. (height, width, channels) or (steps,
+            n_features); e.g. :func:`strided_cae` or :func:`lstm_autoencoder`.
+        *args, **kwargs: Passed on to ``build_model``.
 
     Returns:
         callable: A builder ``build(input_dim)`` as :class:`Autoencoder` takes it.
     """
 
     def build(input_dim):
-        shape = tuple(image_model.input_shape[1:])
+        model = build_model(*args, **kwargs)
+        shape = tuple(model.input_shape[1:])
         if int(np.prod(shape)) != input_dim:
-            raise ValueError(f"{image_model.name} takes {shape} = {int(np.prod(shape))} values per image, not {input_dim}.")
+            raise ValueError(f"{model.name} takes {shape} = {int(np.prod(shape))} values per input, not {input_dim}.")
         inputs = keras.Input((input_dim,))
-        return keras.Model(inputs, layers.Flatten()(image_model(layers.Reshape(shape)(inputs))), name=f"flat_{image_model.name}")
+        return keras.Model(inputs, layers.Flatten()(model(layers.Reshape(shape)(inputs))), name=f"flat_{model.name}")
 
     return build
+
+
+# ---------------------------------------------------------------------------
+# Sequence autoencoder (chapter 04)
+# ---------------------------------------------------------------------------
+
+
+def lstm_autoencoder(steps, n_features, units=32, latent=16):
+    """An LSTM autoencoder for sequences of feature vectors.
+
+    The encoder LSTM reads the whole sequence and keeps its last state; a
+    dense layer squeezes that into ``latent`` numbers, the code of the
+    sequence. The code is repeated once per step (``RepeatVector``), a decoder
+    LSTM unrolls it back into a sequence, and the same dense layer at every
+    step (``TimeDistributed``) maps its states to feature vectors.
+
+    Args:
+        steps (int): Sequence length (time steps).
+        n_features (int): Values per step.
+        units (int): State size of each LSTM.
+        latent (int): Size of the code.
+
+    Returns:
+        keras.Model: (batch, steps, n_features) -> (batch, steps, n_features).
+        Wrap it with :func:`flat` to use it in :class:`Autoencoder`.
+
+    Notebook: 04_lstm_autoencoder.
+    """
+    inputs = keras.Input((steps, n_features))
+    code = layers.Dense(latent)(layers.LSTM(units)(inputs))
+    x = layers.LSTM(units, return_sequences=True)(layers.RepeatVector(steps)(code))
+    return keras.Model(inputs, layers.TimeDistributed(layers.Dense(n_features))(x), name="lstm_autoencoder")
 
 
 def nrmse(x, x_hat):

@@ -225,6 +225,21 @@ def evaluate_seeds(make_detector, X_train, X_test, y_test, seeds=range(5)):
         scores = score_clips(detector, X_test) if np.ndim(X_test) == 3 else detector.decision_function(X_test)
         runs.append({**evaluate(y_test, scores), "fit_s": fitted - started, "score_s": time.perf_counter() - fitted})
         detectors.append(detector)
+    return summarize(runs), detectors
+
+
+def summarize(runs):
+    """Mean and standard deviation over runs (e.g. seeds) of every number the runs report.
+
+    Args:
+        runs (list[dict]): One dict per run with the same keys, e.g. the output of
+            :func:`aadlib.metrics.evaluate` plus timings.
+
+    Returns:
+        dict: ``key`` -> mean and ``key_std`` -> standard deviation, for every key.
+
+    Notebook: 05_gan_detection.
+    """
     means = {key: float(np.mean([run[key] for run in runs])) for key in runs[0]}
     spreads = {f"{key}_std": float(np.std([run[key] for run in runs])) for key in runs[0]}
-    return {**means, **spreads}, detectors
+    return {**means, **spreads}

@@ -195,6 +195,33 @@ def time_summary(spec, stats=("mean",)):
     return np.concatenate([SUMMARIES[s](spec, axis=-1) for s in stats], axis=-1)
 
 
+def window_summary(spec, window, hop, stats=("mean", "std")):
+    """Summarise a feature matrix over sliding windows: a shorter sequence of texture vectors.
+
+    Window k covers frames ``k * hop`` to ``k * hop + window - 1``; each is
+    described by the statistics of each feature row over its frames, as
+    :func:`time_summary` describes a whole clip. A window longer than the gap
+    between a machine's recurring events (a valve's clicks) holds at least one
+    event in every normal window, so "a window without one" becomes visible.
+
+    Args:
+        spec (np.ndarray): (n_features, n_frames) of one clip, or (n_clips, n_features, n_frames).
+        window (int): Frames per window.
+        hop (int): Frames between window starts.
+        stats (sequence of str): Keys of :data:`SUMMARIES`, concatenated in this order.
+
+    Returns:
+        np.ndarray: (n_windows, len(stats) * n_features), or (n_clips, n_windows, len(stats) * n_features),
+        with n_windows = (n_frames - window) // hop + 1.
+
+    Notebook: 04_lstm_autoencoder.
+    """
+    if spec.shape[-1] < window:
+        raise ValueError(f"A window of {window} frames does not fit in {spec.shape[-1]} frames; use a shorter window.")
+    windows = np.lib.stride_tricks.sliding_window_view(spec, window, axis=-1)[..., ::hop, :]  # (..., feat, n_win, window)
+    return time_summary(np.swapaxes(windows, -3, -2), stats)
+
+
 def extract(clips, feature, **params):
     """Apply a feature function to every clip and stack the results.
 

@@ -2,7 +2,7 @@
 
 Every function draws into new axes and returns the matplotlib Figure.
 
-Notebook: 00_task_and_data, 01_distribution_modelling.
+Notebook: 00_task_and_data to 05_gan_detection.
 """
 
 import matplotlib.pyplot as plt
@@ -146,4 +146,54 @@ def reconstruction_maps(original, rebuilt, title="", extent=None, ylabel="mel ba
     fig.colorbar(error, ax=axes[2], shrink=0.8)
     axes[0].set_ylabel(ylabel)
     fig.suptitle(title)
+    return fig
+
+
+def gan_training(histories):
+    """GAN training curves, one line per run: both losses, and D's belief that real patches are real.
+
+    A healthy run keeps D's mean probability for real patches near 0.5-0.7:
+    near 1 D wins and G gets no useful gradient; the losses swinging or
+    diverging are the other warning sign.
+
+    Args:
+        histories (dict[str, dict]): Run name -> ``AnoGAN.history_`` (``d_loss``, ``g_loss``, ``d_real`` per epoch).
+
+    Notebook: 05_gan_detection.
+    """
+    fig, (loss_ax, real_ax) = plt.subplots(1, 2, figsize=(10, 3.2), layout="constrained")
+    for i, (name, history) in enumerate(histories.items()):
+        epochs = np.arange(1, len(history["d_loss"]) + 1)
+        loss_ax.plot(epochs, history["d_loss"], color=f"C{i}", label=f"{name}: D")
+        loss_ax.plot(epochs, history["g_loss"], color=f"C{i}", ls="--", label=f"{name}: G")
+        real_ax.plot(epochs, history["d_real"], color=f"C{i}", label=name)
+    loss_ax.set(xlabel="epoch", ylabel="loss (binary cross-entropy)", title="losses")
+    real_ax.axhline(0.5, color="0.6", ls=":")
+    real_ax.set(xlabel="epoch", ylabel="mean D(real patch)", title="discriminator on real patches", ylim=(0, 1))
+    loss_ax.legend(fontsize="x-small", ncol=2)
+    real_ax.legend(fontsize="small")
+    return fig
+
+
+def patch_grid(rows, xlabel="", ylabel=""):
+    """Rows of small images (e.g. generated patches at several epochs) on one colour scale per row.
+
+    Args:
+        rows (dict[str, np.ndarray]): Row name -> (n_images, height, width).
+        xlabel, ylabel (str): Axis labels of the images.
+
+    Notebook: 05_gan_detection.
+    """
+    n_cols = max(len(images) for images in rows.values())
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.8 * n_cols, 1.9 * len(rows)), squeeze=False, layout="constrained")
+    for ax_row, (name, images) in zip(axes, rows.items()):
+        low, high = np.percentile(images, [1, 99])
+        for ax, image in zip(ax_row, images):
+            ax.imshow(image, origin="lower", aspect="auto", vmin=low, vmax=high)
+        for ax in ax_row:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax_row[0].set_ylabel(f"{name}\n{ylabel}", fontsize="small")
+    for ax in axes[-1]:
+        ax.set_xlabel(xlabel, fontsize="small")
     return fig

@@ -8,6 +8,7 @@ from aadlib.autoencoders import (
     conv1d_autoencoder,
     dense_autoencoder,
     flat,
+    lstm_autoencoder,
     nrmse,
     reconstruct,
     small_cae,
@@ -124,11 +125,36 @@ def test_block_cae_five_blocks_with_and_without_inception():
 
 
 def test_flat_wraps_an_image_model_for_the_detector():
-    build = flat(strided_cae((16, 16, 1)))
+    build = flat(strided_cae, (16, 16, 1))
     model = build(256)
     assert model.input_shape == (None, 256) and model.output_shape == (None, 256)
     with pytest.raises(ValueError, match="not 255"):
         build(255)
+
+
+def test_lstm_autoencoder_maps_sequences_to_sequences():
+    model = lstm_autoencoder(7, 5, units=6, latent=3)
+    assert model.input_shape == (None, 7, 5) and model.output_shape == (None, 7, 5)
+    code = next(layer for layer in model.layers if layer.__class__.__name__ == "RepeatVector")
+    assert code.output.shape == (None, 7, 3)  # the 3-number code, repeated for every step
+    assert flat(lstm_autoencoder, 7, 5)(35).output_shape == (None, 35)
+
+
+def test_lstm_detector_is_deterministic_per_seed_and_finds_a_broken_rhythm():
+    rng = np.random.default_rng(0)
+    steps = np.arange(8)
+    normal = np.stack([np.sin(steps + phase) for phase in rng.uniform(0, 2 * np.pi, 40)])[..., None]
+    test = np.concatenate([normal[:10], normal[:10, ::-1] * -3])  # a broken rhythm: reversed and louder
+    y = np.repeat([0, 1], 10)
+
+    def detector(seed):
+        return Autoencoder(flat(lstm_autoencoder, 8, 1, units=8, latent=2), epochs=30, batch_size=10, random_state=seed).fit(normal.reshape(40, -1))
+
+    first, again, other = detector(1), detector(1), detector(2)
+    scores = first.decision_function(test.reshape(20, -1))
+    np.testing.assert_array_equal(scores, again.decision_function(test.reshape(20, -1)))
+    assert not np.array_equal(scores, other.decision_function(test.reshape(20, -1)))
+    assert aadlib.auc(y, scores) > 0.9
 
 
 def test_nrmse_definition():
@@ -156,7 +182,7 @@ def test_a_cae_trains_with_the_ssim_loss_and_scores_structure_breaks_higher():
     train = np.stack([np.roll(stripes, rng.integers(4), axis=1) + 0.05 * rng.normal(size=(16, 16)) for _ in range(40)])
     test_normal = np.roll(stripes, 1, axis=1)[None] + 0.05 * rng.normal(size=(4, 16, 16))
     test_broken = stripes.T[None] + 0.05 * rng.normal(size=(4, 16, 16))  # horizontal: new structure
-    detector = Autoencoder(flat(strided_cae((16, 16, 1))), epochs=40, batch_size=8, loss=ssim_loss((16, 16, 1), max_val=2.0), random_state=0, standardize=False)
+    detector = Autoencoder(flat(strided_cae, (16, 16, 1)), epochs=40, batch_size=8, loss=ssim_loss((16, 16, 1), max_val=2.0), random_state=0, standardize=False)
     detector.fit(train.reshape(40, -1))
     x, x_hat = detector.reconstruction(np.vstack([test_normal, test_broken]).reshape(8, -1))
     errors = 1 - ssim(x.reshape(8, 16, 16, 1), x_hat.reshape(8, 16, 16, 1), max_val=2.0)

@@ -117,3 +117,8 @@ def test_evaluate_seeds_scores_frames_per_clip():
     result, (detector,) = aadlib.evaluate_seeds(lambda s: aadlib.GMM(n_components=1, random_state=s), train_frames, test_frames, y, seeds=[0])
     assert detector.scaler_.n_samples_seen_ == 60  # fitted on all 10 x 6 frames
     assert result["auc"] == aadlib.auc(y, aadlib.score_clips(detector, test_frames)) == 1.0
+
+
+def test_summarize_gives_mean_and_population_std_of_every_key():
+    summary = aadlib.summarize([{"auc": 1.0, "fit_s": 2.0}, {"auc": 0.5, "fit_s": 4.0}])
+    assert summary == {"auc": 0.75, "fit_s": 3.0, "auc_std": 0.25, "fit_s_std": 1.0}

@@ -79,6 +79,17 @@ def test_time_summary_orders_the_statistics():
         features.time_summary(spec, ("mode",))
 
 
+def test_window_summary_describes_each_window_by_its_statistics():
+    spec = np.arange(20, dtype=float).reshape(2, 10)  # 2 features, 10 frames
+    windows = features.window_summary(spec, window=4, hop=3)
+    assert windows.shape == (3, 4)  # windows start at frames 0, 3, 6; mean and std of 2 features
+    np.testing.assert_allclose(windows[1], [4.5, 14.5, np.std([3, 4, 5, 6]), np.std([3, 4, 5, 6])])
+    batch = np.stack([spec, 2 * spec])
+    np.testing.assert_allclose(features.window_summary(batch, 4, 3)[1], features.window_summary(2 * spec, 4, 3))
+    with pytest.raises(ValueError, match="does not fit in 10 frames"):
+        features.window_summary(spec, window=11, hop=1)
+
+
 def test_extract_stacks_one_feature_per_clip():
     signals = np.stack([tone(seed=i) for i in range(3)])
     clips = Clips(signals, SR, ["a", "b", "c"], *(np.array(["x"] * 3) for _ in range(6)), layout="anomaly_mini")

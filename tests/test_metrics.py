@@ -47,6 +47,19 @@ def test_evaluate_reports_auc_pauc_ap():
     assert result["ap"] == pytest.approx((1 + 2 / 3) / 2)
 
 
+def test_ap_falls_with_prevalence_while_auc_stays():
+    # Chapter 04: one normal clip outscores one of the two anomalies. Scored on test sets with
+    # one anomaly each (a lower share of anomalies), the mean AUC stays and the mean AP falls.
+    y = np.array([1, 0, 1, 0, 0, 0])
+    scores = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.1])
+    both = aadlib.evaluate(y, scores)
+    rare = [aadlib.evaluate(y[keep], scores[keep]) for keep in ((y == 0) | (np.arange(6) == 0), (y == 0) | (np.arange(6) == 2))]
+    assert both["auc"] == pytest.approx(np.mean([r["auc"] for r in rare]))
+    assert both["ap"] == pytest.approx((1 + 2 / 3) / 2)
+    rare_ap = np.mean([r["ap"] for r in rare])
+    assert rare_ap == pytest.approx((1 + 1 / 2) / 2) and rare_ap < both["ap"]
+
+
 @pytest.mark.parametrize(
     "y, scores, text",
     [

@@ -61,3 +61,19 @@ def test_reconstruction_maps_show_input_output_and_error():
     assert len(images) == 3
     np.testing.assert_allclose(images[2].get_array(), np.ones((3, 4)))
     assert fig.axes[2].get_title() == "squared error" and images[0].get_extent() == [0, 2.5, 0, 3]
+
+
+def test_gan_training_draws_both_losses_and_d_real_per_run():
+    history = {"d_loss": [1.4, 1.2, 1.1], "g_loss": [0.7, 0.9, 1.0], "d_real": [0.5, 0.6, 0.55]}
+    fig = plots.gan_training({"seed 0": history, "seed 1": history})
+    loss_ax, real_ax = fig.axes
+    assert len(loss_ax.get_lines()) == 4  # D and G per run
+    assert [line.get_label() for line in real_ax.get_lines()][:2] == ["seed 0", "seed 1"]
+    assert real_ax.get_ylim() == (0, 1)
+
+
+def test_patch_grid_has_one_row_per_entry():
+    rows = {"generated": np.zeros((4, 8, 8)), "real": np.ones((2, 8, 8))}
+    fig = plots.patch_grid(rows, xlabel="frames")
+    assert len(fig.axes) == 8  # 2 rows x 4 columns; the short row leaves empty axes
+    assert "generated" in fig.axes[0].get_ylabel() and "real" in fig.axes[4].get_ylabel()
