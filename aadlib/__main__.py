@@ -2,6 +2,8 @@
 
 - ``aad fetch [NAME ...]``: put registered data sets into the cache.
 - ``aad student NOTEBOOK_DIR OUT_DIR``: write student copies of the chapters.
+- ``aad benchmark DATA_DIR --method NAME [--method NAME ...]``: train and score methods on any
+  data folder; per-file score CSVs and a results table (see :mod:`aadlib.benchmark`).
 
 Errors print as one sentence, without a traceback, and exit with status 1.
 """
@@ -9,6 +11,7 @@ Errors print as one sentence, without a traceback, and exit with status 1.
 import argparse
 import sys
 
+from .benchmark import METHODS, check_methods, run, to_markdown
 from .data import REGISTRY, fetch
 from .student import write_student_copies
 from .utils import AadError
@@ -18,7 +21,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="aad",
         description="Tools of the aad-book course (also: python -m aadlib).",
-        epilog="examples: aad fetch anomaly_mini; aad student notebooks/ student/",
+        epilog="examples: aad fetch anomaly_mini; aad student notebooks/ student/; "
+        "aad benchmark ~/data/dcase2020/dev --method lof --method dense_ae --seeds 3 --out results/",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     fetch_parser = commands.add_parser("fetch", help="download, verify and unpack data sets into the cache")
@@ -28,11 +32,33 @@ def main(argv=None):
     )
     student_parser.add_argument("notebook_dir", help="folder of the chapters, e.g. notebooks/")
     student_parser.add_argument("out_dir", help="folder for the copies (created)")
+    bench = commands.add_parser(
+        "benchmark",
+        help="train each method on the normal training clips of every machine, score the test clips, write results",
+        description="Train each method on the normal training clips of every machine in DATA_DIR and score its "
+        "test clips. Writes anomaly_score_<type>_<id or section>_<method>.csv per machine (DCASE style) and "
+        "results.csv / results.md (AUC, pAUC, AP per machine, mean and harmonic mean).",
+        epilog="example: aad benchmark ~/data/dcase2020/dev/valve --method lof --method dense_ae --seeds 3 --out results/",
+    )
+    bench.add_argument("data_dir", help="folder in a known layout (anomaly_mini, MIMII, DCASE 2020, DCASE 2021+)")
+    bench.add_argument("--method", action="append", required=True, metavar="NAME", help=f"repeatable; one of: {', '.join(METHODS)}")
+    bench.add_argument("--seeds", type=int, default=1, help="seeds per method; results are means over them (default 1)")
+    bench.add_argument("--out", default="aad_results", help="output folder (default aad_results)")
+    bench.add_argument("--sr", type=int, default=16000, help="resample clips to this rate in Hz (default 16000)")
+    bench.add_argument("--jobs", type=int, default=-1, help="feature-extraction workers (default -1: all cores)")
+    bench.add_argument("--cache", default=None, help="feature cache folder (default DATA_DIR/.aad_cache)")
+    bench.add_argument("--on-bad", choices=("skip", "stop"), default="skip", help="unreadable clips: skip with a warning (default) or stop")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
             for name in args.names:
                 print(f"{name}: {fetch(name)}")
+        elif args.command == "benchmark":
+            check_methods(args.method)
+            table = run(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, sr=args.sr, n_jobs=args.jobs,
+                        cache_dir=args.cache, on_bad=args.on_bad)
+            print(to_markdown(table))
+            print(f"wrote {args.out}/results.csv, {args.out}/results.md and the per-file score CSVs")
         else:
             for path in write_student_copies(args.notebook_dir, args.out_dir):
                 print(f"wrote {path}")

@@ -328,6 +328,45 @@ def read_wav(path, sr=None):
     return audio, int(file_sr)
 
 
+def scan(folder):
+    """Find every WAV file below a folder and read split, label and machine fields from its name.
+
+    Reads no audio, so it is cheap on a folder of thousands of clips.
+
+    Args:
+        folder (str | Path): The data folder.
+
+    Returns:
+        tuple[str, list[tuple[str, dict]]]: The layout (a key of :data:`LAYOUTS`) and, per
+        file sorted by path, its path relative to the folder and the fields of
+        :func:`parse_name` (MIMII gets the baseline's split, see :func:`load_clips`).
+
+    Raises:
+        AadError: Missing folder, no WAV files, a file in no known layout, or several layouts.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise AadError(f"The folder {folder} does not exist; check the path, or call aadlib.fetch() to download a data set.")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
+    if not paths:
+        raise AadError(f"The folder {folder} has no .wav files; point to the folder that holds the clips.")
+    records, layouts = [], set()
+    for path in paths:
+        relative = path.relative_to(folder).as_posix()
+        parsed = parse_name(relative)
+        if parsed is None:
+            known = "; ".join(f"{k}: {v}" for k, v in LAYOUTS.items())
+            raise AadError(f"{relative} fits none of the known layouts ({known}); rename or move it.")
+        layouts.add(parsed[0])
+        records.append((relative, parsed[1]))
+    if len(layouts) > 1:
+        raise AadError(f"The folder {folder} mixes the layouts {', '.join(sorted(layouts))}; keep one layout per folder.")
+    layout = layouts.pop()
+    if layout == "MIMII":
+        _mimii_split(records)
+    return layout, records
+
+
 def load_clips(folder, sr=None):
     """Load every WAV file below a folder, with split and label read from the file names.
 
@@ -352,25 +391,8 @@ def load_clips(folder, sr=None):
     Notebook: 00_task_and_data, 01_distribution_modelling.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise AadError(f"The folder {folder} does not exist; check the path, or call aadlib.fetch() to download a data set.")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
-    if not paths:
-        raise AadError(f"The folder {folder} has no .wav files; point to the folder that holds the clips.")
-    records, layouts = [], set()
-    for path in paths:
-        relative = path.relative_to(folder).as_posix()
-        parsed = parse_name(relative)
-        if parsed is None:
-            known = "; ".join(f"{k}: {v}" for k, v in LAYOUTS.items())
-            raise AadError(f"{relative} fits none of the known layouts ({known}); rename or move it.")
-        layouts.add(parsed[0])
-        records.append((relative, parsed[1]))
-    if len(layouts) > 1:
-        raise AadError(f"The folder {folder} mixes the layouts {', '.join(sorted(layouts))}; keep one layout per folder.")
-    layout = layouts.pop()
-    if layout == "MIMII":
-        _mimii_split(records)
+    layout, records = scan(folder)
+    paths = [folder / relative for relative, _ in records]
 
     signals, first_sr, first_len = [], None, None
     for (relative, _), path in zip(records, paths):

@@ -1,0 +1,298 @@
+"""Run the course's methods on any data folder: streamed, cached features and DCASE-style results.
+
+``aad benchmark DATA_DIR --method lof --method dense_ae`` calls :func:`run`:
+
+1. :func:`aadlib.data.scan` lists the clips and reads split, label, machine
+   type, id and section from the file names (no audio is read yet).
+2. :func:`features_of` streams the clips one by one through a feature
+   function, on all cores (joblib), with a progress bar (tqdm), and caches
+   each clip's features on disk, keyed by the file and the parameters. A second
+   run reads the cache; memory holds one small feature array per clip, never
+   the audio of the whole folder.
+3. For each machine (type and id, or type and section) and each method and
+   seed, the method is trained on the machine's normal training clips and
+   scores its test clips. Scores go to one CSV per machine and method, named
+   and laid out as in DCASE (``anomaly_score_<type>_<section or id>_<method>.csv``:
+   file name, score; no header).
+4. A results table gives AUC, pAUC (max FPR 0.1) and AP per machine (means
+   over seeds), their arithmetic mean and their harmonic mean (DCASE 2021 and
+   later rank systems by harmonic means), as CSV and Markdown.
+
+Notebook: none; the command line's version of chapters 01, 02 and 04.
+"""
+
+import hashlib
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import features
+from .data import LAYOUTS, read_wav, scan
+from .detectors import GMM, LOF, OCSVM, IForest
+from .metrics import evaluate
+from .utils import AadError
+
+FEATURES = {
+    "clip_summary": dict(n_mels=128, stats=("mean", "std")),
+    "window_summary": dict(n_mels=64, window=30, hop=5, stats=("mean", "std")),
+}
+"""Feature kinds: level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows."""
+
+
+def extract_file(path, kind, sr=16000):
+    """The features of one clip.
+
+    Args:
+        path (str | Path): A WAV file.
+        kind (str): A key of :data:`FEATURES`.
+        sr (int): Resample to this rate (Hz) first.
+
+    Returns:
+        np.ndarray: float32; ``clip_summary``: (2 * 128,) mean and standard deviation of each
+        band; ``window_summary``: (n_windows, 2 * 64).
+    """
+    params = FEATURES[kind]
+    audio, rate = read_wav(path, sr=sr)
+    spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
+    if kind == "clip_summary":
+        return features.time_summary(spec, params["stats"]).astype(np.float32)
+    return features.window_summary(spec, params["window"], params["hop"], params["stats"]).astype(np.float32)
+
+
+def _cache_key(path, kind, sr):
+    stat = Path(path).stat()
+    blob = json.dumps([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, kind, FEATURES[kind], sr])
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def _cached_extract(path, kind, sr, cache_dir):
+    """(features or None, error message or None); reads and writes the cache."""
+    cached = Path(cache_dir) / f"{_cache_key(path, kind, sr)}.npy"
+    if cached.exists():
+        return np.load(cached), None
+    try:
+        values = extract_file(path, kind, sr)
+    except (AadError, ValueError) as error:
+        return None, str(error)
+    partial = cached.with_suffix(".partial.npy")
+    np.save(partial, values)
+    partial.replace(cached)  # a run stopped midway never leaves a half-written cache file
+    return values, None
+
+
+def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True):
+    """Features of many clips, streamed in parallel and cached per file.
+
+    Args:
+        folder (str | Path): The data folder.
+        files (list[str]): Paths relative to it.
+        kind (str): A key of :data:`FEATURES`.
+        sr (int): Sample rate (Hz) to resample to.
+        n_jobs (int): Worker processes (joblib; -1 = all cores).
+        cache_dir (str | Path | None): Folder of the cache (default ``<folder>/.aad_cache``).
+        on_bad (str): "skip" unreadable or empty clips with one warning listing them, or "stop"
+            with an error naming the first; features cached so far are kept either way.
+        progress (bool): Show a progress bar.
+
+    Returns:
+        tuple[list[np.ndarray | None], list[str]]: Features per file (None where skipped), and
+        the skipped files with the reason.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    if kind not in FEATURES:
+        raise AadError(f"Unknown feature kind {kind!r}; choose from {', '.join(FEATURES)}.")
+    if on_bad not in ("skip", "stop"):
+        raise AadError(f"on_bad must be 'skip' or 'stop', not {on_bad!r}.")
+    folder = Path(folder)
+    cache_dir = Path(cache_dir) if cache_dir else folder / ".aad_cache"
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    jobs = (delayed(_cached_extract)(folder / name, kind, sr, cache_dir) for name in files)
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    values, bad = [], []
+    for name, (value, error) in tqdm(zip(files, results), total=len(files), desc=f"{kind}", unit="clip", disable=not progress):
+        if error is not None:
+            if on_bad == "stop":
+                raise AadError(f"{error} (stopped: features of the clips before it are cached; rerun with --on-bad skip to skip such clips)")
+            bad.append(f"{name}: {error}")
+        values.append(value)
+    if bad:
+        warnings.warn(f"skipped {len(bad)} unreadable clip(s): " + "; ".join(bad), stacklevel=2)
+    return values, bad
+
+
+def _autoencoder(build, **params):
+    def make(seed):
+        from .autoencoders import Autoencoder
+
+        return Autoencoder(build(), random_state=seed, **params)
+
+    return make
+
+
+def _dense():
+    from .autoencoders import dense_autoencoder
+
+    return dense_autoencoder
+
+
+def _conv1d():
+    from .autoencoders import conv1d_autoencoder
+
+    return lambda dim: conv1d_autoencoder(dim, channels=2)
+
+
+def _lstm_builder(steps, n_features):
+    from .autoencoders import flat, lstm_autoencoder
+
+    return flat(lstm_autoencoder, steps, n_features, latent=8)
+
+
+METHODS = {
+    "gmm": ("clip_summary", lambda seed: GMM(random_state=seed)),
+    "iforest": ("clip_summary", lambda seed: IForest(random_state=seed)),
+    "ocsvm": ("clip_summary", lambda seed: OCSVM()),
+    "lof": ("clip_summary", lambda seed: LOF()),
+    "dense_ae": ("clip_summary", _autoencoder(_dense, epochs=60, batch_size=20)),
+    "conv1d_ae": ("clip_summary", _autoencoder(_conv1d, epochs=60, batch_size=20)),
+    "lstm_ae": ("window_summary", None),  # built per machine: it needs the sequence length
+}
+"""Methods by name: (feature kind, ``make(seed)`` returning an unfitted detector). The settings are
+those of the chapters: 01 (gmm, iforest, ocsvm, lof), 02 (dense_ae, conv1d_ae), 04 (lstm_ae)."""
+
+
+def make_detector(method, seed, example):
+    """An unfitted detector of a method; ``example`` is one clip's features (for sequence shapes)."""
+    if method == "lstm_ae":
+        from .autoencoders import Autoencoder
+
+        return Autoencoder(_lstm_builder(*example.shape), epochs=30, batch_size=4, learning_rate=2e-3, random_state=seed)
+    return METHODS[method][1](seed)
+
+
+def check_methods(methods):
+    """Raise one clear error for an unknown method name, listing the known ones."""
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise AadError(f"Unknown method {unknown[0]!r}; known methods: {', '.join(METHODS)}.")
+
+
+def _group_of(fields):
+    """(machine type, "section_XX" or "id_XX" or "") of one clip."""
+    if fields["section"]:
+        return fields["machine_type"], f"section_{fields['section']}"
+    return fields["machine_type"], fields["machine_id"]
+
+
+def harmonic_mean(values):
+    """Harmonic mean of positive numbers (DCASE 2021+ uses it to average over machines); 0 if any is 0."""
+    values = np.asarray(values, dtype=float)
+    return 0.0 if np.any(values <= 0) else float(len(values) / np.sum(1.0 / values))
+
+
+def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True):
+    """Train and score every method on every machine of a folder; write score CSVs and a results table.
+
+    Args:
+        folder (str | Path): Data folder in one of the layouts of :data:`aadlib.data.LAYOUTS`.
+        methods (list[str]): Keys of :data:`METHODS`.
+        seeds (int): Seeds 0 .. seeds - 1 per method (results are means over them).
+        out_dir (str | Path): Output folder (created).
+        sr (int): Sample rate (Hz) the clips are resampled to.
+        n_jobs (int): Feature-extraction workers (-1 = all cores).
+        cache_dir (str | Path | None): Feature cache (default ``<folder>/.aad_cache``).
+        on_bad (str): "skip" or "stop" on unreadable clips (see :func:`features_of`).
+        progress (bool): Show progress bars.
+
+    Returns:
+        pd.DataFrame: One row per machine and method (columns machine_type, machine, method,
+        auc, pauc, ap, their ``_std`` over seeds, fit_s, error), plus "mean" and
+        "harmonic mean" rows per method.
+    """
+    check_methods(methods)
+    layout, records = scan(folder)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame([{"file": name, **fields} for name, fields in records])
+    frame["group"] = [_group_of(fields) for _, fields in records]
+    if not (frame.split == "test").any() or not (frame.split == "train").any():
+        raise AadError(f"{folder} needs both training and test clips; in the {layout} layout they are named {LAYOUTS[layout]}.")
+    features_by_kind = {}
+    for kind in sorted({METHODS[m][0] for m in methods}):
+        values, _ = features_of(folder, list(frame.file), kind, sr=sr, n_jobs=n_jobs, cache_dir=cache_dir, on_bad=on_bad, progress=progress)
+        features_by_kind[kind] = values
+    rows = []
+    for (machine_type, machine), members in frame.groupby("group", sort=True):
+        for method in methods:
+            values = features_by_kind[METHODS[method][0]]
+            rows.append(_run_machine(method, machine_type, machine, members, values, seeds, out_dir))
+    table = pd.DataFrame(rows)
+    table = pd.concat([table, _averages(table)], ignore_index=True)
+    table.to_csv(out_dir / "results.csv", index=False)
+    (out_dir / "results.md").write_text(to_markdown(table) + "\n")
+    return table
+
+
+def _run_machine(method, machine_type, machine, members, values, seeds, out_dir):
+    row = {"machine_type": machine_type, "machine": machine, "method": method}
+    usable = [i for i in members.index if values[i] is not None]
+    train = [i for i in usable if members.split[i] == "train"]
+    test = [i for i in usable if members.split[i] == "test"]
+    y = (members.label[test] == "anomaly").astype(int).to_numpy()
+    if not train or len(set(y)) < 2:
+        return {**row, "error": "needs training clips and both normal and anomalous test clips"}
+    try:
+        X_train = np.stack([values[i] for i in train]).reshape(len(train), -1)
+        X_test = np.stack([values[i] for i in test]).reshape(len(test), -1)
+        runs, all_scores = [], []
+        for seed in range(seeds):
+            started = time.perf_counter()
+            detector = make_detector(method, seed, values[train[0]]).fit(X_train)
+            fit_s = time.perf_counter() - started
+            scores = detector.decision_function(X_test)
+            all_scores.append(scores)
+            runs.append({**evaluate(y, scores), "fit_s": fit_s})
+    except Exception as error:  # one method failing on one machine must not lose the other results
+        return {**row, "error": f"{type(error).__name__}: {error}"}
+    names = [Path(members.file[i]).name for i in test]
+    pd.DataFrame({"file": names, "score": np.mean(all_scores, axis=0)}).to_csv(
+        out_dir / f"anomaly_score_{machine_type}_{machine}_{method}.csv", index=False, header=False)
+    for key in ("auc", "pauc", "ap", "fit_s"):
+        row[key] = float(np.mean([r[key] for r in runs]))
+        if key != "fit_s":
+            row[f"{key}_std"] = float(np.std([r[key] for r in runs]))
+    return {**row, "error": ""}
+
+
+def _averages(table):
+    rows = []
+    for method, part in table.groupby("method", sort=False):
+        ok = part[part.error == ""]
+        if ok.empty:
+            continue
+        for name, average in (("mean", np.mean), ("harmonic mean", harmonic_mean)):
+            rows.append({"machine_type": name, "machine": "", "method": method, "error": "",
+                         **{key: float(average(ok[key])) for key in ("auc", "pauc", "ap")}})
+    return pd.DataFrame(rows)
+
+
+def to_markdown(table):
+    """The results table as a Markdown table (AUC, pAUC, AP with their spread over seeds)."""
+    lines = ["| machine type | machine | method | AUC | pAUC | AP | train s | error |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def cell(row, key):
+        value = row.get(key)
+        if value is None or pd.isna(value):
+            return ""
+        spread = row.get(f"{key}_std")
+        return f"{value:.3f}" + (f" ± {spread:.3f}" if spread is not None and not pd.isna(spread) else "")
+
+    for _, row in table.iterrows():
+        fit = "" if pd.isna(row.get("fit_s")) else f"{row['fit_s']:.1f}"
+        lines.append(f"| {row.machine_type} | {row.machine} | {row.method} | {cell(row, 'auc')} | {cell(row, 'pauc')} | {cell(row, 'ap')} | {fit} | {row.error} |")
+    return "\n".join(lines)

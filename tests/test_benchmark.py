@@ -1,0 +1,156 @@
+"""The `aad benchmark` command on small generated folders in every layout."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile
+
+from aadlib import AadError, benchmark
+from aadlib.__main__ import main
+
+SR = 16000
+
+
+def clip(anomalous, seed):
+    """2 s of noise with a click every 0.5 s; an anomaly adds a loud 1 kHz whine."""
+    rng = np.random.default_rng(seed)
+    signal = 0.02 * rng.standard_normal(2 * SR)
+    for start in (rng.integers(0, SR // 2) + np.arange(4) * SR // 2):
+        signal[start : start + 80] += 0.5 * rng.standard_normal(80)
+    if anomalous:
+        signal += 0.2 * np.sin(2 * np.pi * 1000 * np.arange(2 * SR) / SR)
+    return signal.astype(np.float32)
+
+
+def names(layout, machine):
+    """(file name, anomalous) of 10 training and 4 + 4 test clips of one machine, in a layout."""
+    train = range(10)
+    test = [(i, False) for i in range(4)] + [(i, True) for i in range(4, 8)]
+    if layout == "anomaly_mini":
+        return [(f"train_{i}.wav", False) for i in train] + [(f"test_{'anomaly' if a else 'normal'}_{i}.wav", a) for i, a in test]
+    if layout == "MIMII":  # the baseline split puts the first 4 normal clips in the test set
+        return [(f"valve/{machine}/normal/{i:08d}.wav", False) for i in range(14)] + [(f"valve/{machine}/abnormal/{i:08d}.wav", True) for i in range(4)]
+    if layout == "DCASE 2020":
+        return [(f"valve/train/normal_{machine}_{i:08d}.wav", False) for i in train] + [
+            (f"valve/test/{'anomaly' if a else 'normal'}_{machine}_{i:08d}.wav", a) for i, a in test]
+    return [(f"fan/train/{machine}_source_train_normal_{i:04d}.wav", False) for i in train] + [
+        (f"fan/test/{machine}_source_test_{'anomaly' if a else 'normal'}_{i:04d}.wav", a) for i, a in test]
+
+
+MACHINES = {"anomaly_mini": [""], "MIMII": ["id_00", "id_02"], "DCASE 2020": ["id_00", "id_02"], "DCASE 2021+": ["section_00", "section_01"]}
+
+
+@pytest.fixture
+def folder(tmp_path):
+    def build(layout):
+        root = tmp_path / layout.replace(" ", "_").replace("+", "plus")
+        for m, machine in enumerate(MACHINES[layout]):
+            for k, (name, anomalous) in enumerate(names(layout, machine)):
+                path = root / name
+                path.parent.mkdir(parents=True, exist_ok=True)
+                soundfile.write(path, clip(anomalous, seed=100 * m + k), SR, subtype="PCM_16")
+        return root
+
+    return build
+
+
+@pytest.mark.parametrize("layout", list(MACHINES))
+def test_every_layout_gives_score_files_and_a_results_table(folder, tmp_path, layout, capsys):
+    out = tmp_path / "out"
+    assert main(["benchmark", str(folder(layout)), "--method", "lof", "--method", "gmm", "--out", str(out), "--jobs", "1"]) == 0
+    table = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert {"machine_type", "machine", "method", "auc", "pauc", "ap", "auc_std", "fit_s", "error"} <= set(table.columns)
+    per_machine = table[~table.machine_type.isin(["mean", "harmonic mean"])]
+    assert len(per_machine) == 2 * len(MACHINES[layout]) and (per_machine.error == "").all()
+    assert (per_machine.auc.astype(float) >= 0.9).all()  # a loud whine is an obvious anomaly
+    assert set(table.machine_type) >= {"mean", "harmonic mean"}
+    scores = sorted(out.glob("anomaly_score_*_lof.csv"))
+    assert len(scores) == len(MACHINES[layout])
+    first = pd.read_csv(scores[0], header=None, names=["file", "score"])
+    assert len(first) == 8 and first.file.str.endswith(".wav").all() and np.isfinite(first.score).all()
+    assert "| machine type | machine | method | AUC |" in (out / "results.md").read_text()
+    assert "| lof |" in capsys.readouterr().out
+
+
+def test_a_trained_method_from_each_chapter_family(folder, tmp_path):
+    table = benchmark.run(folder("anomaly_mini"), ["dense_ae", "lstm_ae"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
+    rows = table[table.machine_type == ""]  # anomaly_mini has no machine type
+    assert list(rows.method) == ["dense_ae", "lstm_ae"] and (rows.error == "").all()
+    assert (rows.auc >= 0.9).all()
+
+
+def test_unknown_method_lists_the_known_ones(folder, capsys):
+    assert main(["benchmark", str(folder("anomaly_mini")), "--method", "svm"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Unknown method 'svm'" in error
+    assert all(name in error for name in benchmark.METHODS)
+
+
+def test_folder_in_no_layout_says_what_names_look_like(tmp_path, capsys):
+    soundfile.write(tmp_path / "recording.wav", clip(False, 0), SR)
+    assert main(["benchmark", str(tmp_path), "--method", "lof"]) == 1
+    error = capsys.readouterr().err
+    assert "fits none of the known layouts" in error and "train_0.wav" in error
+
+
+def test_empty_folder(tmp_path, capsys):
+    assert main(["benchmark", str(tmp_path), "--method", "lof"]) == 1
+    assert "has no .wav files" in capsys.readouterr().err
+
+
+def test_bad_clips_are_skipped_with_one_warning_or_stop_the_run_keeping_the_cache(folder, tmp_path):
+    root = folder("anomaly_mini")
+    (root / "train_5.wav").write_bytes(b"")  # an empty file
+    (root / "train_6.wav").write_bytes(b"RIFF....WAVEjunk")  # a corrupt one
+    with pytest.warns(UserWarning, match="skipped 2 unreadable clip"):
+        table = benchmark.run(root, ["lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
+    assert table.auc.iloc[0] >= 0.9
+    cache = tmp_path / "cache"
+    with pytest.raises(AadError, match="train_5.wav.*features of the clips before it are cached"):
+        benchmark.run(root, ["lof"], out_dir=tmp_path / "out2", n_jobs=1, cache_dir=cache, on_bad="stop", progress=False)
+    assert len(list(cache.glob("*.npy"))) >= 5  # test clips and train_0 .. train_4 come first by name
+
+
+def test_second_run_reads_the_cache(folder, tmp_path, monkeypatch):
+    root = folder("DCASE 2020")
+    first = benchmark.run(root, ["lof"], out_dir=tmp_path / "a", n_jobs=1, progress=False)
+
+    def no_extraction(*args, **kwargs):
+        raise AssertionError("features were recomputed")
+
+    monkeypatch.setattr(benchmark, "extract_file", no_extraction)
+    second = benchmark.run(root, ["lof"], out_dir=tmp_path / "b", n_jobs=1, progress=False)
+    pd.testing.assert_frame_equal(first.drop(columns="fit_s"), second.drop(columns="fit_s"))
+
+
+def test_parallel_workers_give_the_same_features(folder, tmp_path):
+    root = folder("anomaly_mini")
+    files = ["train_0.wav", "train_1.wav", "test_anomaly_4.wav"]
+    one, _ = benchmark.features_of(root, files, "clip_summary", n_jobs=1, cache_dir=tmp_path / "c1", progress=False)
+    two, _ = benchmark.features_of(root, files, "clip_summary", n_jobs=2, cache_dir=tmp_path / "c2", progress=False)
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=1e-6)  # worker processes may sum in another order (last bit)
+    assert one[0].shape == (256,)
+
+
+def test_a_method_failing_on_one_machine_keeps_the_other_results(folder, tmp_path, monkeypatch):
+    calls = []
+
+    class FailsOnFirstMachine(benchmark.LOF):
+        def fit(self, X):
+            calls.append(1)
+            if len(calls) == 1:
+                raise np.linalg.LinAlgError("singular matrix")
+            return super().fit(X)
+
+    monkeypatch.setitem(benchmark.METHODS, "fragile", ("clip_summary", lambda seed: FailsOnFirstMachine()))
+    table = benchmark.run(folder("DCASE 2020"), ["fragile"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
+    machines = table[table.machine_type == "valve"].set_index("machine")
+    assert "LinAlgError: singular matrix" in machines.loc["id_00", "error"]
+    assert machines.loc["id_02", "error"] == "" and machines.loc["id_02", "auc"] >= 0.9
+    assert (tmp_path / "out" / "anomaly_score_valve_id_02_fragile.csv").exists()
+
+
+def test_harmonic_mean():
+    assert benchmark.harmonic_mean([0.5, 1.0]) == pytest.approx(2 / 3)
+    assert benchmark.harmonic_mean([0.0, 1.0]) == 0.0
