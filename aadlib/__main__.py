@@ -11,7 +11,7 @@ Errors print as one sentence, without a traceback, and exit with status 1.
 import argparse
 import sys
 
-from .benchmark import METHODS, check_methods, run, to_markdown
+from .benchmark import METHODS, run, to_markdown
 from .data import REGISTRY, fetch
 from .student import write_student_copies
 from .utils import AadError
@@ -46,7 +46,7 @@ def main(argv=None):
     bench.add_argument("--out", default="aad_results", help="output folder (default aad_results)")
     bench.add_argument("--sr", type=int, default=16000, help="resample clips to this rate in Hz (default 16000)")
     bench.add_argument("--jobs", type=int, default=-1, help="feature-extraction workers (default -1: all cores)")
-    bench.add_argument("--cache", default=None, help="feature cache folder (default DATA_DIR/.aad_cache)")
+    bench.add_argument("--cache", default=None, help="feature cache folder (default ~/.cache/aadlib/features)")
     bench.add_argument("--on-bad", choices=("skip", "stop"), default="skip", help="unreadable clips: skip with a warning (default) or stop")
     args = parser.parse_args(argv)
     try:
@@ -54,7 +54,6 @@ def main(argv=None):
             for name in args.names:
                 print(f"{name}: {fetch(name)}")
         elif args.command == "benchmark":
-            check_methods(args.method)
             table = run(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, sr=args.sr, n_jobs=args.jobs,
                         cache_dir=args.cache, on_bad=args.on_bad)
             print(to_markdown(table))

@@ -11,8 +11,8 @@
    the audio of the whole folder.
 3. For each machine (type and id, or type and section) and each method and
    seed, the method is trained on the machine's normal training clips and
-   scores its test clips. Scores go to one CSV per machine and method, named
-   and laid out as in DCASE (``anomaly_score_<type>_<section or id>_<method>.csv``:
+   scores its test clips. Scores (the mean over seeds) go to one CSV per machine
+   and method, named and laid out as in DCASE (``anomaly_score_<type>_<section or id>_<method>.csv``:
    file name, score; no header).
 4. A results table gives AUC, pAUC (max FPR 0.1) and AP per machine (means
    over seeds), their arithmetic mean and their harmonic mean (DCASE 2021 and
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from . import features
-from .data import LAYOUTS, read_wav, scan
+from .data import LAYOUTS, read_wav, scan, user_cache_dir
 from .detectors import GMM, LOF, OCSVM, IForest
 from .metrics import evaluate
 from .utils import AadError
@@ -93,7 +93,8 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
         kind (str): A key of :data:`FEATURES`.
         sr (int): Sample rate (Hz) to resample to.
         n_jobs (int): Worker processes (joblib; -1 = all cores).
-        cache_dir (str | Path | None): Folder of the cache (default ``<folder>/.aad_cache``).
+        cache_dir (str | Path | None): Folder of the cache (default ``features/`` in the user
+            cache, ``~/.cache/aadlib/features`` on Linux; data folders are often read-only).
         on_bad (str): "skip" unreadable or empty clips with one warning listing them, or "stop"
             with an error naming the first; features cached so far are kept either way.
         progress (bool): Show a progress bar.
@@ -110,7 +111,7 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
     if on_bad not in ("skip", "stop"):
         raise AadError(f"on_bad must be 'skip' or 'stop', not {on_bad!r}.")
     folder = Path(folder)
-    cache_dir = Path(cache_dir) if cache_dir else folder / ".aad_cache"
+    cache_dir = Path(cache_dir) if cache_dir else user_cache_dir() / "features"
     cache_dir.mkdir(parents=True, exist_ok=True)
     jobs = (delayed(_cached_extract)(folder / name, kind, sr, cache_dir) for name in files)
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
@@ -189,6 +190,12 @@ def _group_of(fields):
     return fields["machine_type"], fields["machine_id"]
 
 
+def score_file_name(machine_type, machine, method):
+    """DCASE's name for a per-file score CSV, e.g. ``anomaly_score_valve_id_00_lof.csv``
+    (``anomaly_score_lof.csv`` for a folder without machine names, such as anomaly_mini)."""
+    return "_".join(["anomaly_score", *(part for part in (machine_type, machine) if part), method]) + ".csv"
+
+
 def harmonic_mean(values):
     """Harmonic mean of positive numbers (DCASE 2021+ uses it to average over machines); 0 if any is 0."""
     values = np.asarray(values, dtype=float)
@@ -205,14 +212,15 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         out_dir (str | Path): Output folder (created).
         sr (int): Sample rate (Hz) the clips are resampled to.
         n_jobs (int): Feature-extraction workers (-1 = all cores).
-        cache_dir (str | Path | None): Feature cache (default ``<folder>/.aad_cache``).
+        cache_dir (str | Path | None): Feature cache (default: see :func:`features_of`).
         on_bad (str): "skip" or "stop" on unreadable clips (see :func:`features_of`).
         progress (bool): Show progress bars.
 
     Returns:
         pd.DataFrame: One row per machine and method (columns machine_type, machine, method,
-        auc, pauc, ap, their ``_std`` over seeds, fit_s, error), plus "mean" and
-        "harmonic mean" rows per method.
+        auc, pauc, ap, fit_s and score_s (seconds to train, and to score the machine's test
+        clips), each with its ``_std`` over seeds, and error), plus "mean" and "harmonic mean"
+        rows per method.
     """
     check_methods(methods)
     layout, records = scan(folder)
@@ -254,18 +262,18 @@ def _run_machine(method, machine_type, machine, members, values, seeds, out_dir)
             started = time.perf_counter()
             detector = make_detector(method, seed, values[train[0]]).fit(X_train)
             fit_s = time.perf_counter() - started
+            started = time.perf_counter()
             scores = detector.decision_function(X_test)
             all_scores.append(scores)
-            runs.append({**evaluate(y, scores), "fit_s": fit_s})
+            runs.append({**evaluate(y, scores), "fit_s": fit_s, "score_s": time.perf_counter() - started})
     except Exception as error:  # one method failing on one machine must not lose the other results
         return {**row, "error": f"{type(error).__name__}: {error}"}
     names = [Path(members.file[i]).name for i in test]
     pd.DataFrame({"file": names, "score": np.mean(all_scores, axis=0)}).to_csv(
-        out_dir / f"anomaly_score_{machine_type}_{machine}_{method}.csv", index=False, header=False)
-    for key in ("auc", "pauc", "ap", "fit_s"):
+        out_dir / score_file_name(machine_type, machine, method), index=False, header=False)
+    for key in ("auc", "pauc", "ap", "fit_s", "score_s"):
         row[key] = float(np.mean([r[key] for r in runs]))
-        if key != "fit_s":
-            row[f"{key}_std"] = float(np.std([r[key] for r in runs]))
+        row[f"{key}_std"] = float(np.std([r[key] for r in runs]))
     return {**row, "error": ""}
 
 

@@ -40,6 +40,13 @@ def names(layout, machine):
 MACHINES = {"anomaly_mini": [""], "MIMII": ["id_00", "id_02"], "DCASE 2020": ["id_00", "id_02"], "DCASE 2021+": ["section_00", "section_01"]}
 
 
+@pytest.fixture(autouse=True)
+def user_cache(tmp_path, monkeypatch):
+    """The default feature cache lives in the user cache; keep the tests' out of the real one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    return tmp_path / "user-cache"
+
+
 @pytest.fixture
 def folder(tmp_path):
     def build(layout):
@@ -59,12 +66,12 @@ def test_every_layout_gives_score_files_and_a_results_table(folder, tmp_path, la
     out = tmp_path / "out"
     assert main(["benchmark", str(folder(layout)), "--method", "lof", "--method", "gmm", "--out", str(out), "--jobs", "1"]) == 0
     table = pd.read_csv(out / "results.csv", keep_default_na=False)
-    assert {"machine_type", "machine", "method", "auc", "pauc", "ap", "auc_std", "fit_s", "error"} <= set(table.columns)
+    assert {"machine_type", "machine", "method", "auc", "pauc", "ap", "auc_std", "fit_s", "score_s", "error"} <= set(table.columns)
     per_machine = table[~table.machine_type.isin(["mean", "harmonic mean"])]
     assert len(per_machine) == 2 * len(MACHINES[layout]) and (per_machine.error == "").all()
     assert (per_machine.auc.astype(float) >= 0.9).all()  # a loud whine is an obvious anomaly
     assert set(table.machine_type) >= {"mean", "harmonic mean"}
-    scores = sorted(out.glob("anomaly_score_*_lof.csv"))
+    scores = sorted(out.glob("anomaly_score_*lof.csv"))
     assert len(scores) == len(MACHINES[layout])
     first = pd.read_csv(scores[0], header=None, names=["file", "score"])
     assert len(first) == 8 and first.file.str.endswith(".wav").all() and np.isfinite(first.score).all()
@@ -111,7 +118,7 @@ def test_bad_clips_are_skipped_with_one_warning_or_stop_the_run_keeping_the_cach
     assert len(list(cache.glob("*.npy"))) >= 5  # test clips and train_0 .. train_4 come first by name
 
 
-def test_second_run_reads_the_cache(folder, tmp_path, monkeypatch):
+def test_second_run_reads_the_cache(folder, tmp_path, monkeypatch, user_cache):
     root = folder("DCASE 2020")
     first = benchmark.run(root, ["lof"], out_dir=tmp_path / "a", n_jobs=1, progress=False)
 
@@ -120,7 +127,10 @@ def test_second_run_reads_the_cache(folder, tmp_path, monkeypatch):
 
     monkeypatch.setattr(benchmark, "extract_file", no_extraction)
     second = benchmark.run(root, ["lof"], out_dir=tmp_path / "b", n_jobs=1, progress=False)
-    pd.testing.assert_frame_equal(first.drop(columns="fit_s"), second.drop(columns="fit_s"))
+    timings = ["fit_s", "fit_s_std", "score_s", "score_s_std"]
+    pd.testing.assert_frame_equal(first.drop(columns=timings), second.drop(columns=timings))
+    assert len(list((user_cache / "aadlib" / "features").glob("*.npy"))) == 36  # 2 machines x 18 clips, never in the data folder
+    assert not list(root.rglob("*.npy"))
 
 
 def test_parallel_workers_give_the_same_features(folder, tmp_path):
@@ -154,3 +164,9 @@ def test_a_method_failing_on_one_machine_keeps_the_other_results(folder, tmp_pat
 def test_harmonic_mean():
     assert benchmark.harmonic_mean([0.5, 1.0]) == pytest.approx(2 / 3)
     assert benchmark.harmonic_mean([0.0, 1.0]) == 0.0
+
+
+def test_score_file_names_follow_dcase():
+    assert benchmark.score_file_name("valve", "id_00", "lof") == "anomaly_score_valve_id_00_lof.csv"
+    assert benchmark.score_file_name("fan", "section_01", "dense_ae") == "anomaly_score_fan_section_01_dense_ae.csv"
+    assert benchmark.score_file_name("", "", "lof") == "anomaly_score_lof.csv"
