@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # TensorFlow's start-up banner (oneDNN, CPU features) is noise for readers and test logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: book test site-test data clean
+.PHONY: book test site-test data clean set-repository
 
 $(INSTALLED): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,3 +38,12 @@ site-test: $(INSTALLED)
 
 clean:
 	rm -rf _build
+
+# The repository URL lives in _config.yml (launch, repository and issues buttons); the Colab cell of
+# every chapter and pyproject.toml repeat it, and tests/test_project.py checks that they agree.
+# After forking or publishing: make set-repository URL=https://github.com/you/aad-book
+CURRENT_URL := $(shell sed -n 's/^  url: //p' _config.yml)
+set-repository:
+	@test -n "$(URL)" || { echo "usage: make set-repository URL=https://github.com/you/aad-book"; exit 1; }
+	sed -i 's#$(CURRENT_URL)#$(URL)#g' _config.yml pyproject.toml notebooks/*.ipynb
+	@echo "repository URL: $(CURRENT_URL) -> $(URL)"

@@ -44,6 +44,18 @@ def test_notebook_is_committed_without_outputs(path):
             assert not cell.get("outputs") and cell.get("execution_count") is None
 
 
+def repository_url():
+    return re.search(r"^repository:\n  url: (\S+)$", (ROOT / "_config.yml").read_text(), re.MULTILINE).group(1)
+
+
+def test_the_repository_url_is_the_same_everywhere():
+    url = repository_url()
+    assert f'Repository = "{url}"' in (ROOT / "pyproject.toml").read_text()
+    for path in NOTEBOOKS:
+        colab_cell = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        assert f"aadlib @ git+{url}" in colab_cell, f"{path.name}'s Colab cell must install from {url}, the repository.url of _config.yml"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_opens_with_the_hidden_colab_cell_and_learning_goals(path):
     cells = json.loads(path.read_text())["cells"]
