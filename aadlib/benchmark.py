@@ -128,52 +128,46 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
 
 
 def _autoencoder(build, **params):
-    def make(seed):
+    """``make(seed, example)`` for an autoencoder; ``build(example)`` returns its Keras builder."""
+
+    def make(seed, example):
         from .autoencoders import Autoencoder
 
-        return Autoencoder(build(), random_state=seed, **params)
+        return Autoencoder(build(example), random_state=seed, **params)
 
     return make
 
 
-def _dense():
+def _dense(example):
     from .autoencoders import dense_autoencoder
 
     return dense_autoencoder
 
 
-def _conv1d():
+def _conv1d(example):
     from .autoencoders import conv1d_autoencoder
 
     return lambda dim: conv1d_autoencoder(dim, channels=2)
 
 
-def _lstm_builder(steps, n_features):
+def _lstm(example):
     from .autoencoders import flat, lstm_autoencoder
 
-    return flat(lstm_autoencoder, steps, n_features, latent=8)
+    return flat(lstm_autoencoder, *example.shape, latent=8)  # example: (n_windows, n_features)
 
 
 METHODS = {
-    "gmm": ("clip_summary", lambda seed: GMM(random_state=seed)),
-    "iforest": ("clip_summary", lambda seed: IForest(random_state=seed)),
-    "ocsvm": ("clip_summary", lambda seed: OCSVM()),
-    "lof": ("clip_summary", lambda seed: LOF()),
+    "gmm": ("clip_summary", lambda seed, example: GMM(random_state=seed)),
+    "iforest": ("clip_summary", lambda seed, example: IForest(random_state=seed)),
+    "ocsvm": ("clip_summary", lambda seed, example: OCSVM()),
+    "lof": ("clip_summary", lambda seed, example: LOF()),
     "dense_ae": ("clip_summary", _autoencoder(_dense, epochs=60, batch_size=20)),
     "conv1d_ae": ("clip_summary", _autoencoder(_conv1d, epochs=60, batch_size=20)),
-    "lstm_ae": ("window_summary", None),  # built per machine: it needs the sequence length
+    "lstm_ae": ("window_summary", _autoencoder(_lstm, epochs=30, batch_size=4, learning_rate=2e-3)),
 }
-"""Methods by name: (feature kind, ``make(seed)`` returning an unfitted detector). The settings are
+"""Methods by name: (feature kind, ``make(seed, example)`` returning an unfitted detector, where
+``example`` is one clip's features, for models whose shape depends on them). The settings are
 those of the chapters: 01 (gmm, iforest, ocsvm, lof), 02 (dense_ae, conv1d_ae), 04 (lstm_ae)."""
-
-
-def make_detector(method, seed, example):
-    """An unfitted detector of a method; ``example`` is one clip's features (for sequence shapes)."""
-    if method == "lstm_ae":
-        from .autoencoders import Autoencoder
-
-        return Autoencoder(_lstm_builder(*example.shape), epochs=30, batch_size=4, learning_rate=2e-3, random_state=seed)
-    return METHODS[method][1](seed)
 
 
 def check_methods(methods):
@@ -260,7 +254,7 @@ def _run_machine(method, machine_type, machine, members, values, seeds, out_dir)
         runs, all_scores = [], []
         for seed in range(seeds):
             started = time.perf_counter()
-            detector = make_detector(method, seed, values[train[0]]).fit(X_train)
+            detector = METHODS[method][1](seed, values[train[0]]).fit(X_train)
             fit_s = time.perf_counter() - started
             started = time.perf_counter()
             scores = detector.decision_function(X_test)

@@ -153,7 +153,7 @@ def test_a_method_failing_on_one_machine_keeps_the_other_results(folder, tmp_pat
                 raise np.linalg.LinAlgError("singular matrix")
             return super().fit(X)
 
-    monkeypatch.setitem(benchmark.METHODS, "fragile", ("clip_summary", lambda seed: FailsOnFirstMachine()))
+    monkeypatch.setitem(benchmark.METHODS, "fragile", ("clip_summary", lambda seed, example: FailsOnFirstMachine()))
     table = benchmark.run(folder("DCASE 2020"), ["fragile"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
     machines = table[table.machine_type == "valve"].set_index("machine")
     assert "LinAlgError: singular matrix" in machines.loc["id_00", "error"]
