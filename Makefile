@@ -15,10 +15,11 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: book test site-test data clean set-repository
 
-$(INSTALLED): requirements.txt pyproject.toml
+$(INSTALLED): requirements.txt requirements-musicnn.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements-musicnn.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 

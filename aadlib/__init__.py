@@ -5,7 +5,7 @@ One module per topic; the names the chapters use are re-exported here.
 
 from . import data, detectors, features, metrics, plots, utils
 from .data import LAYOUTS, REGISTRY, Clips, fetch, load_clips, scan
-from .detectors import DETECTORS, GMM, LOF, OCSVM, IForest, evaluate_seeds, score_clips, summarize
+from .detectors import DETECTORS, GMM, KNN, LOF, OCSVM, IForest, evaluate_seeds, score_clips, summarize
 from .metrics import MAX_FPR, auc, evaluate, pauc, threshold_gamma, threshold_percentile
 from .utils import SEED, AadError, set_seed
 
@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 __all__ = [
     "data", "detectors", "features", "metrics", "plots", "utils",
     "LAYOUTS", "REGISTRY", "Clips", "fetch", "load_clips", "scan",
-    "DETECTORS", "GMM", "LOF", "OCSVM", "IForest", "evaluate_seeds", "score_clips", "summarize",
+    "DETECTORS", "GMM", "KNN", "LOF", "OCSVM", "IForest", "evaluate_seeds", "score_clips", "summarize",
     "MAX_FPR", "auc", "evaluate", "pauc", "threshold_gamma", "threshold_percentile",
     "SEED", "AadError", "set_seed",
 ]

@@ -72,6 +72,17 @@ def user_cache_dir():
     return Path(pooch.os_cache("aadlib"))
 
 
+def writable_cache():
+    """Where aadlib writes what it computes once (e.g. converted model weights): the cache folder,
+    or the user cache when the cache folder is read-only (a shared copy).
+
+    Returns:
+        pathlib.Path: The folder (not created here).
+    """
+    cache = data_dir()
+    return cache if os.access(cache, os.W_OK) or not cache.exists() else user_cache_dir()
+
+
 def sha256(path):
     """SHA-256 hex digest of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()

@@ -8,7 +8,7 @@ Each detector learns what normal looks like from training vectors only:
 - ``decision_function(X)``: (n_samples,) anomaly scores, higher = more anomalous.
 - ``predict(X)``: (n_samples,) 1 = anomaly (score above ``threshold_``), 0 = normal.
 
-Notebook: 01_distribution_modelling.
+Notebook: 01_distribution_modelling, 06_transfer_learning (KNN).
 """
 
 import time
@@ -16,7 +16,7 @@ import time
 import numpy as np
 from sklearn.ensemble import IsolationForest
 from sklearn.mixture import GaussianMixture
-from sklearn.neighbors import LocalOutlierFactor
+from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
@@ -176,7 +176,34 @@ class LOF(Detector):
         return -self.model_.negative_outlier_factor_
 
 
-DETECTORS = {"gmm": GMM, "iforest": IForest, "ocsvm": OCSVM, "lof": LOF}
+class KNN(Detector):
+    """k nearest neighbours; score = mean distance to the k closest (standardised) training vectors.
+
+    Needs no model of the distribution at all, so it works with fewer training
+    vectors than dimensions (a GMM with full covariance does not). The training
+    scores leave each vector out of its own neighbours.
+
+    Args:
+        n_neighbors (int): Neighbours averaged (at most n_training - 1).
+
+    Notebook: 06_transfer_learning.
+    """
+
+    def __init__(self, n_neighbors=1, **kwargs):
+        super().__init__(**kwargs)
+        self.n_neighbors = n_neighbors
+
+    def _fit(self, X):
+        return NearestNeighbors(n_neighbors=min(self.n_neighbors, len(X) - 1)).fit(X)
+
+    def _score(self, X):
+        return self.model_.kneighbors(X)[0].mean(axis=1)
+
+    def _train_scores(self, Xs):
+        return self.model_.kneighbors()[0].mean(axis=1)
+
+
+DETECTORS = {"gmm": GMM, "iforest": IForest, "ocsvm": OCSVM, "lof": LOF, "knn": KNN}
 """The detectors by short name."""
 
 
