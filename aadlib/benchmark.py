@@ -18,9 +18,10 @@
    over seeds), their arithmetic mean and their harmonic mean (DCASE 2021 and
    later rank systems by harmonic means), as CSV and Markdown.
 
-Notebook: none; the command line's version of chapters 01, 02 and 04.
+Notebook: 07_comparison; the command line's version of chapters 01, 02, 04 and 06.
 """
 
+import functools
 import hashlib
 import json
 import time
@@ -32,15 +33,20 @@ import pandas as pd
 
 from . import features
 from .data import LAYOUTS, read_wav, scan, user_cache_dir
-from .detectors import GMM, LOF, OCSVM, IForest
+from .detectors import GMM, KNN, LOF, OCSVM, IForest
 from .metrics import evaluate
 from .utils import AadError
+
+MUSICNN_BACKBONES = ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")
+"""The backbones of :mod:`aadlib.transfer` that work offline (named here so that ``aad --help`` need not import Keras)."""
 
 FEATURES = {
     "clip_summary": dict(n_mels=128, stats=("mean", "std")),
     "window_summary": dict(n_mels=64, window=30, hop=5, stats=("mean", "std")),
+    **{f"embedding:{name}": dict(backbone=name) for name in MUSICNN_BACKBONES},
 }
-"""Feature kinds: level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows."""
+"""Feature kinds: level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
+or a pretrained backbone's embedding (its default layer, the mean over the clip's 3 s patches)."""
 
 
 def extract_file(path, kind, sr=16000):
@@ -53,14 +59,26 @@ def extract_file(path, kind, sr=16000):
 
     Returns:
         np.ndarray: float32; ``clip_summary``: (2 * 128,) mean and standard deviation of each
-        band; ``window_summary``: (n_windows, 2 * 64).
+        band; ``window_summary``: (n_windows, 2 * 64); ``embedding:<backbone>``: (dim,) at 16 kHz
+        whatever ``sr`` is, the rate the backbones were trained at.
     """
     params = FEATURES[kind]
+    if "backbone" in params:
+        audio, rate = read_wav(path, sr=16000)
+        return _backbone(params["backbone"]).embed([audio], rate)[0]
     audio, rate = read_wav(path, sr=sr)
     spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
     if kind == "clip_summary":
         return features.time_summary(spec, params["stats"]).astype(np.float32)
     return features.window_summary(spec, params["window"], params["hop"], params["stats"]).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=None)
+def _backbone(name):
+    """One network per backbone and process (building it takes longer than embedding a clip)."""
+    from .transfer import Backbone
+
+    return Backbone(name)
 
 
 def _cache_key(path, kind, sr):
@@ -164,10 +182,12 @@ METHODS = {
     "dense_ae": ("clip_summary", _autoencoder(_dense, epochs=60, batch_size=20)),
     "conv1d_ae": ("clip_summary", _autoencoder(_conv1d, epochs=60, batch_size=20)),
     "lstm_ae": ("window_summary", _autoencoder(_lstm, epochs=30, batch_size=4, learning_rate=2e-3)),
+    **{f"transfer:{name}": (f"embedding:{name}", lambda seed, example: KNN()) for name in MUSICNN_BACKBONES},
 }
 """Methods by name: (feature kind, ``make(seed, example)`` returning an unfitted detector, where
 ``example`` is one clip's features, for models whose shape depends on them). The settings are
-those of the chapters: 01 (gmm, iforest, ocsvm, lof), 02 (dense_ae, conv1d_ae), 04 (lstm_ae)."""
+those of the chapters: 01 (gmm, iforest, ocsvm, lof), 02 (dense_ae, conv1d_ae), 04 (lstm_ae),
+06 (transfer:<backbone>: kNN distance on the backbone's embedding)."""
 
 
 def check_methods(methods):

@@ -80,7 +80,12 @@ def writable_cache():
         pathlib.Path: The folder (not created here).
     """
     cache = data_dir()
-    return cache if os.access(cache, os.W_OK) or not cache.exists() else user_cache_dir()
+    return cache if _writable(cache) or not cache.exists() else user_cache_dir()
+
+
+def _writable(folder):
+    # Root may write anywhere; a folder whose permission bits forbid writing (a shared copy) is read-only anyway.
+    return os.access(folder, os.W_OK) and bool(os.stat(folder).st_mode & 0o222)
 
 
 def sha256(path):
@@ -176,7 +181,7 @@ def _unpack(archive, entry):
         target = root / entry.folder
         if target.is_dir():
             return target
-        if os.access(root, os.W_OK) or not root.exists():
+        if not root.exists() or _writable(root):
             root.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=root) as scratch:
                 with zipfile.ZipFile(archive) as zf:

@@ -170,3 +170,17 @@ def test_score_file_names_follow_dcase():
     assert benchmark.score_file_name("valve", "id_00", "lof") == "anomaly_score_valve_id_00_lof.csv"
     assert benchmark.score_file_name("fan", "section_01", "dense_ae") == "anomaly_score_fan_section_01_dense_ae.csv"
     assert benchmark.score_file_name("", "", "lof") == "anomaly_score_lof.csv"
+
+
+def test_a_transfer_method_embeds_with_a_pretrained_backbone(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("AAD_DATA_DIR", str(tmp_path / "data"))  # where the converted weights are cached
+    table = benchmark.run(folder("anomaly_mini"), ["transfer:MTT_musicnn"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
+    row = table[table.machine_type == ""].iloc[0]
+    assert row.error == "" and row.auc >= 0.9
+    assert (tmp_path / "data" / "models" / "musicnn-0.1.0-MTT_musicnn.weights.h5").is_file()
+
+
+def test_the_offline_backbones_are_those_of_aadlib_transfer():
+    from aadlib import transfer
+
+    assert benchmark.MUSICNN_BACKBONES == tuple(transfer.MUSICNN_CHECKPOINTS)

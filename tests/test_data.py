@@ -326,3 +326,17 @@ def test_download_says_what_it_fetches_and_restores_pooch_logging(registry, http
     aadlib.fetch("test")
     assert capsys.readouterr().out == f"Downloading test.zip from {entry.url} into {cache}\n"
     assert pooch.get_logger().level == level
+
+
+def test_a_folder_marked_read_only_is_not_written_even_by_root(tmp_path, monkeypatch):
+    """CI's shared copy is r-x for everyone; root could write there, aadlib must not."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o555)
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(shared))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user-cache"))
+    try:
+        assert data.writable_cache() == data.user_cache_dir() != shared
+    finally:
+        shared.chmod(0o755)
+    assert data.writable_cache() == shared
