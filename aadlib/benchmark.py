@@ -231,10 +231,12 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         progress (bool): Show progress bars.
 
     Returns:
-        pd.DataFrame: One row per machine and method (columns machine_type, machine, method,
-        auc, pauc, ap, fit_s and score_s (seconds to train, and to score the machine's test
-        clips), each with its ``_std`` over seeds, and error), plus "mean" and "harmonic mean"
-        rows per method.
+        pd.DataFrame: One row per machine and method (columns machine_type, machine, domain,
+        method, auc, pauc, ap, fit_s and score_s (seconds to train, and to score the machine's
+        test clips), each with its ``_std`` over seeds, and error), plus "mean" and "harmonic
+        mean" rows per method. Where the test clips have domains (DCASE 2021 and later), each
+        machine also gets one row per domain, scored on that domain's test clips only (as DCASE
+        2021 does; no times: the models are the same), and the means are per domain too.
     """
     check_methods(methods)
     layout, records = scan(folder)
@@ -252,7 +254,7 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
     for (machine_type, machine), members in frame.groupby("group", sort=True):
         for method in methods:
             values = features_by_kind[METHODS[method][0]]
-            rows.append(_run_machine(method, machine_type, machine, members, values, seeds, out_dir))
+            rows.extend(_run_machine(method, machine_type, machine, members, values, seeds, out_dir))
     table = pd.DataFrame(rows)
     table = pd.concat([table, _averages(table)], ignore_index=True)
     table.to_csv(out_dir / "results.csv", index=False)
@@ -261,13 +263,14 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
 
 
 def _run_machine(method, machine_type, machine, members, values, seeds, out_dir):
-    row = {"machine_type": machine_type, "machine": machine, "method": method}
+    """The machine's result row, then one row per domain of its test clips (DCASE 2021+ layouts)."""
+    row = {"machine_type": machine_type, "machine": machine, "domain": "", "method": method}
     usable = [i for i in members.index if values[i] is not None]
     train = [i for i in usable if members.split[i] == "train"]
     test = [i for i in usable if members.split[i] == "test"]
     y = (members.label[test] == "anomaly").astype(int).to_numpy()
     if not train or len(set(y)) < 2:
-        return {**row, "error": "needs training clips and both normal and anomalous test clips"}
+        return [{**row, "error": "needs training clips and both normal and anomalous test clips"}]
     try:
         X_train = np.stack([values[i] for i in train]).reshape(len(train), -1)
         X_test = np.stack([values[i] for i in test]).reshape(len(test), -1)
@@ -281,31 +284,43 @@ def _run_machine(method, machine_type, machine, members, values, seeds, out_dir)
             all_scores.append(scores)
             runs.append({**evaluate(y, scores), "fit_s": fit_s, "score_s": time.perf_counter() - started})
     except Exception as error:  # one method failing on one machine must not lose the other results
-        return {**row, "error": f"{type(error).__name__}: {error}"}
+        return [{**row, "error": f"{type(error).__name__}: {error}"}]
     names = [Path(members.file[i]).name for i in test]
     pd.DataFrame({"file": names, "score": np.mean(all_scores, axis=0)}).to_csv(
         out_dir / score_file_name(machine_type, machine, method), index=False, header=False)
-    for key in ("auc", "pauc", "ap", "fit_s", "score_s"):
-        row[key] = float(np.mean([r[key] for r in runs]))
-        row[f"{key}_std"] = float(np.std([r[key] for r in runs]))
-    return {**row, "error": ""}
+    rows = [{**row, **_over_seeds(runs), "error": ""}]
+    # DCASE 2021 scores each domain on its own normal and anomalous test clips, with the same models.
+    domains = members.domain[test].to_numpy()
+    for domain in sorted(set(domains) - {""}):
+        part = domains == domain
+        if len(set(y[part])) == 2:
+            runs = [evaluate(y[part], scores[part]) for scores in all_scores]
+            rows.append({**row, "domain": domain, **_over_seeds(runs), "error": ""})
+    return rows
+
+
+def _over_seeds(runs):
+    """Mean and standard deviation over seeds of every number the runs report."""
+    return {**{key: float(np.mean([r[key] for r in runs])) for key in runs[0]},
+            **{f"{key}_std": float(np.std([r[key] for r in runs])) for key in runs[0]}}
 
 
 def _averages(table):
+    """Per method (and domain, where there are domains): mean and harmonic mean over machines."""
     rows = []
-    for method, part in table.groupby("method", sort=False):
+    for (method, domain), part in table.groupby(["method", "domain"], sort=False):
         ok = part[part.error == ""]
         if ok.empty:
             continue
         for name, average in (("mean", np.mean), ("harmonic mean", harmonic_mean)):
-            rows.append({"machine_type": name, "machine": "", "method": method, "error": "",
+            rows.append({"machine_type": name, "machine": "", "domain": domain, "method": method, "error": "",
                          **{key: float(average(ok[key])) for key in ("auc", "pauc", "ap")}})
     return pd.DataFrame(rows)
 
 
 def to_markdown(table):
     """The results table as a Markdown table (AUC, pAUC, AP with their spread over seeds)."""
-    lines = ["| machine type | machine | method | AUC | pAUC | AP | train s | error |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| machine type | machine | domain | method | AUC | pAUC | AP | train s | error |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
     def cell(row, key):
         value = row.get(key)
@@ -316,5 +331,5 @@ def to_markdown(table):
 
     for _, row in table.iterrows():
         fit = "" if pd.isna(row.get("fit_s")) else f"{row['fit_s']:.1f}"
-        lines.append(f"| {row.machine_type} | {row.machine} | {row.method} | {cell(row, 'auc')} | {cell(row, 'pauc')} | {cell(row, 'ap')} | {fit} | {row.error} |")
+        lines.append(f"| {row.machine_type} | {row.machine} | {row.domain} | {row.method} | {cell(row, 'auc')} | {cell(row, 'pauc')} | {cell(row, 'ap')} | {fit} | {row.error} |")
     return "\n".join(lines)

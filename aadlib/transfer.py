@@ -229,7 +229,7 @@ def _vgg_network(pools, n_classes=50, filters=128):
         outputs[f"pool{i}"] = layers.GlobalAveragePooling2D(name=f"pool{i}")(h)
     outputs["pool5"] = layers.Flatten(name="pool5")(h)
     outputs["taggram"] = layers.Activation("sigmoid", name="taggram")(layers.Dense(n_classes, name="dense")(outputs["pool5"]))
-    return keras.Model(spec, {k: outputs[k] for k in LAYERS["vgg"]}, name=spec.name)
+    return keras.Model(spec, {k: outputs[k] for k in LAYERS["vgg"]}, name="vgg")
 
 
 def convert_musicnn(model, name):
