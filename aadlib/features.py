@@ -168,6 +168,34 @@ def modulation_spectrum(spec, n_rates=None, n_fft=None):
     return np.log(magnitude + 1e-3).astype(np.float32)
 
 
+def modulation_image(y, sr, *, n_mels=64, hop_length=625, size=64):
+    """A clip of any length as a (n_mels, size) modulation-spectrum image with fixed rate bins.
+
+    Chapter 03's input, generalised: log-mel (n_fft 1024) with ``size * k`` frames
+    (k = n_frames // size, at least 1; :func:`fit_frames` crops the rest or pads
+    a short clip), each band's curve zero-padded to twice its length, and its
+    first ``size * k`` rates averaged in groups of k. The bins are therefore the
+    same in Hz for a 2.5 s and a 10 s clip: at 16 kHz and hop 625, 0.2 Hz wide,
+    from 0 to 12.6 Hz. For a clip of ``size`` frames (2.5 s) this is exactly
+    ``modulation_spectrum(fit_frames(spec, 64), n_rates=64, n_fft=128)``.
+
+    Args:
+        y (np.ndarray): Mono signal (n_samples,).
+        sr (int): Sample rate in Hz.
+        n_mels, hop_length (int): The log-mel's bands and hop.
+        size (int): Rate bins (and the frame block).
+
+    Returns:
+        np.ndarray: (n_mels, size) float32 log magnitudes.
+
+    Notebook: 03_autoencoders_2d (its 2.5 s case), 07_comparison (``cae2d``).
+    """
+    spec = log_mel(y, sr, n_fft=1024, hop_length=hop_length, n_mels=n_mels)
+    k = max(1, spec.shape[-1] // size)
+    rates = modulation_spectrum(fit_frames(spec, k * size), n_rates=k * size, n_fft=2 * k * size)
+    return rates.reshape(n_mels, size, k).mean(axis=-1)
+
+
 SUMMARIES = {
     "mean": np.mean,
     "std": np.std,

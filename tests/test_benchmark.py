@@ -204,3 +204,9 @@ def test_dcase_2021_domains_are_scored_one_by_one(tmp_path):
     assert means.auc["target"] == machine.auc["target"]  # one section: its own value
     scores = pd.read_csv(tmp_path / "out" / "anomaly_score_fan_section_00_lof.csv", header=None)
     assert len(scores) == 12
+
+
+def test_the_2d_autoencoder_on_modulation_images(folder, tmp_path):
+    table = benchmark.run(folder("anomaly_mini"), ["cae2d"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
+    row = table[table.machine_type == ""].iloc[0]
+    assert row.error == "" and row.auc >= 0.9

@@ -136,3 +136,22 @@ def test_modulation_spectrum_finds_the_rate_and_ignores_time_shifts():
     assert modulation[0, 1:].argmax() + 1 == 4
     np.testing.assert_allclose(modulation, features.modulation_spectrum(spec_shifted), atol=1e-4)
     assert features.modulation_spectrum(spec, n_rates=64, n_fft=128).shape == (2, 64)
+
+
+def test_modulation_image_is_chapter_03s_input_for_a_2_5_s_clip_and_keeps_its_bins_for_longer_ones():
+    sr = 16000
+    rng = np.random.default_rng(0)
+
+    def clicking(seconds, rate_hz=2.0):
+        t = np.arange(int(seconds * sr)) / sr
+        return (0.05 * rng.standard_normal(t.size) * (1 + np.sin(2 * np.pi * rate_hz * t) ** 8 * 20)).astype(np.float32)
+
+    short = clicking(2.5)
+    spec = features.log_mel(short, sr, n_fft=1024, hop_length=625, n_mels=64)
+    chapter_03 = features.modulation_spectrum(features.fit_frames(spec, 64), n_rates=64, n_fft=128)
+    np.testing.assert_allclose(features.modulation_image(short, sr), chapter_03, rtol=1e-6)
+    # sin^8 at 2 Hz peaks 4 times a second: 4 Hz, bin 20 of 0.2 Hz, at any clip length
+    for seconds in (2.5, 10.0):
+        profile = features.modulation_image(clicking(seconds), sr).mean(axis=0)
+        assert profile.shape == (64,) and np.argmax(profile[5:]) + 5 == 20
+    assert features.modulation_image(clicking(1.0), sr).shape == (64, 64)  # a short clip is padded
