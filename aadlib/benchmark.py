@@ -18,7 +18,7 @@
    over seeds), their arithmetic mean and their harmonic mean (DCASE 2021 and
    later rank systems by harmonic means), as CSV and Markdown.
 
-Notebook: 07_comparison; the command line's version of chapters 01 to 04 and 06.
+Notebook: 07_comparison; the command line's version of chapters 01 to 06.
 """
 
 import functools
@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import features
 from .data import LAYOUTS, read_wav, scan, user_cache_dir
-from .detectors import GMM, KNN, LOF, OCSVM, IForest
+from .detectors import GMM, KNN, LOF, OCSVM, IForest, score_clips
 from .metrics import evaluate
 from .utils import AadError
 
@@ -44,10 +44,12 @@ FEATURES = {
     "clip_summary": dict(n_mels=128, stats=("mean", "std")),
     "window_summary": dict(n_mels=64, window=30, hop=5, stats=("mean", "std")),
     "modulation_image": dict(n_mels=64, hop_length=625, size=64),
+    "modulation_patches": dict(n_mels=32, hop_length=256, window=64, hop=8, n_rates=32),
     **{f"embedding:{name}": dict(backbone=name) for name in MUSICNN_BACKBONES},
 }
 """Feature kinds: level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
-a 64 x 64 modulation image (:func:`aadlib.features.modulation_image`); or a pretrained backbone's
+a 64 x 64 modulation image (:func:`aadlib.features.modulation_image`); 32 x 32 modulation patches of
+1 s windows every 0.13 s (chapter 05's GAN input); or a pretrained backbone's
 embedding (its default layer, the mean over the clip's 3 s patches)."""
 
 
@@ -62,6 +64,7 @@ def extract_file(path, kind, sr=16000):
     Returns:
         np.ndarray: float32; ``clip_summary``: (2 * 128,) mean and standard deviation of each
         band; ``window_summary``: (n_windows, 2 * 64); ``modulation_image``: (64, 64);
+        ``modulation_patches``: (n_patches, 32, 32);
         ``embedding:<backbone>``: (dim,) at 16 kHz
         whatever ``sr`` is, the rate the backbones were trained at.
     """
@@ -72,6 +75,9 @@ def extract_file(path, kind, sr=16000):
     audio, rate = read_wav(path, sr=sr)
     if kind == "modulation_image":
         return features.modulation_image(audio, rate, **params)
+    if kind == "modulation_patches":
+        spec = features.log_mel(audio, rate, n_mels=params["n_mels"], hop_length=params["hop_length"], ref=np.max)
+        return features.modulation_spectrum(features.patches(spec, params["window"], params["hop"]), n_rates=params["n_rates"])
     spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
     if kind == "clip_summary":
         return features.time_summary(spec, params["stats"]).astype(np.float32)
@@ -179,6 +185,35 @@ def _cae2d(example):
     return flat(strided_cae, (*example.shape, 1))  # example: one (64, 64) image
 
 
+class PerPatch:
+    """A detector of patches behind the clip interface: fitted on every patch of the training clips,
+    a clip's score is the mean score of its patches (as chapter 05 scores clips).
+
+    Args:
+        detector: Unfitted, with ``fit`` and ``decision_function`` on (n_patches, patch_size).
+        patch_size (int): Values per patch; a clip's row holds its patches one after the other.
+    """
+
+    def __init__(self, detector, patch_size):
+        self.detector, self.patch_size = detector, patch_size
+
+    def fit(self, X):
+        self.detector.fit(X.reshape(-1, self.patch_size))
+        return self
+
+    def decision_function(self, X):
+        return score_clips(self.detector, X.reshape(len(X), -1, self.patch_size))
+
+
+def _gan(search):
+    def make(seed, example):
+        from .gan import AnoGAN
+
+        return PerPatch(AnoGAN(shape=example.shape[1:], search=search, random_state=seed), example[0].size)
+
+    return make
+
+
 def _lstm(example):
     from .autoencoders import flat, lstm_autoencoder
 
@@ -195,12 +230,15 @@ METHODS = {
     # 20 epochs where chapter 03 trains 40: the same AUC on anomaly_mini (1.00 for seeds 0-2), in 60 % of the time
     "cae2d": ("modulation_image", _autoencoder(_cae2d, epochs=20, batch_size=4)),
     "lstm_ae": ("window_summary", _autoencoder(_lstm, epochs=30, batch_size=4, learning_rate=2e-3)),
+    "anogan": ("modulation_patches", _gan("gradient")),
+    "fanogan": ("modulation_patches", _gan("encoder")),
     **{f"transfer:{name}": (f"embedding:{name}", lambda seed, example: KNN()) for name in MUSICNN_BACKBONES},
 }
 """Methods by name: (feature kind, ``make(seed, example)`` returning an unfitted detector, where
 ``example`` is one clip's features, for models whose shape depends on them). The settings are
 those of the chapters: 01 (gmm, iforest, ocsvm, lof), 02 (dense_ae, conv1d_ae), 03 (cae2d: the
 strided CAE on modulation images, standardised per value instead of per band), 04 (lstm_ae),
+05 (anogan: AnoGAN's latent search, fanogan: f-AnoGAN's encoder, on modulation patches),
 06 (transfer:<backbone>: kNN distance on the backbone's embedding)."""
 
 

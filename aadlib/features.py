@@ -244,10 +244,27 @@ def window_summary(spec, window, hop, stats=("mean", "std")):
 
     Notebook: 04_lstm_autoencoder.
     """
-    if spec.shape[-1] < window:
-        raise ValueError(f"A window of {window} frames does not fit in {spec.shape[-1]} frames; use a shorter window.")
-    windows = np.lib.stride_tricks.sliding_window_view(spec, window, axis=-1)[..., ::hop, :]  # (..., feat, n_win, window)
-    return time_summary(np.swapaxes(windows, -3, -2), stats)
+    return time_summary(patches(spec, window, hop), stats)
+
+
+def patches(spec, size, hop):
+    """Cut feature matrices into patches of ``size`` frames every ``hop`` frames.
+
+    Args:
+        spec (np.ndarray): (n_features, n_frames) of one clip, or (n_clips, n_features, n_frames).
+        size (int): Frames per patch.
+        hop (int): Frames between patch starts.
+
+    Returns:
+        np.ndarray: (n_patches, n_features, size), or (n_clips, n_patches, n_features, size),
+        with n_patches = (n_frames - size) // hop + 1.
+
+    Notebook: 04_lstm_autoencoder (through :func:`window_summary`), 05_gan_detection.
+    """
+    if spec.shape[-1] < size:
+        raise ValueError(f"A window of {size} frames does not fit in {spec.shape[-1]} frames; use a shorter window.")
+    windows = np.lib.stride_tricks.sliding_window_view(spec, size, axis=-1)[..., ::hop, :]  # (..., feat, n_win, size)
+    return np.ascontiguousarray(np.swapaxes(windows, -3, -2))
 
 
 def extract(clips, feature, **params):

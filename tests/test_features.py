@@ -155,3 +155,13 @@ def test_modulation_image_is_chapter_03s_input_for_a_2_5_s_clip_and_keeps_its_bi
         profile = features.modulation_image(clicking(seconds), sr).mean(axis=0)
         assert profile.shape == (64,) and np.argmax(profile[5:]) + 5 == 20
     assert features.modulation_image(clicking(1.0), sr).shape == (64, 64)  # a short clip is padded
+
+
+def test_patches_cut_the_time_axis():
+    spec = np.arange(2 * 3 * 10, dtype=np.float32).reshape(2, 3, 10)  # clips, features, frames
+    cut = features.patches(spec, 4, 3)
+    assert cut.shape == (2, 3, 3, 4)  # clips, patches, features, frames
+    np.testing.assert_array_equal(cut[1, 2], spec[1, :, 6:10])
+    assert features.patches(spec[0], 4, 3).shape == (3, 3, 4)
+    with pytest.raises(ValueError, match="does not fit"):
+        features.patches(spec, 11, 1)
