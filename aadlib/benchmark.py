@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import features
 from .data import LAYOUTS, read_wav, scan, user_cache_dir
-from .detectors import GMM, KNN, LOF, OCSVM, IForest, score_clips
+from .detectors import GMM, KNN, LOF, OCSVM, IForest, score_clips, summarize
 from .metrics import evaluate
 from .utils import AadError
 
@@ -340,21 +340,16 @@ def _run_machine(method, machine_type, machine, members, values, seeds, out_dir)
     names = [Path(members.file[i]).name for i in test]
     pd.DataFrame({"file": names, "score": np.mean(all_scores, axis=0)}).to_csv(
         out_dir / score_file_name(machine_type, machine, method), index=False, header=False)
-    rows = [{**row, **_over_seeds(runs), "error": ""}]
+    rows = [{**row, **summarize(runs), "error": ""}]
     # DCASE 2021 scores each domain on its own normal and anomalous test clips, with the same models.
     domains = members.domain[test].to_numpy()
     for domain in sorted(set(domains) - {""}):
         part = domains == domain
         if len(set(y[part])) == 2:
             runs = [evaluate(y[part], scores[part]) for scores in all_scores]
-            rows.append({**row, "domain": domain, **_over_seeds(runs), "error": ""})
+            rows.append({**row, "domain": domain, **summarize(runs), "error": ""})
     return rows
 
-
-def _over_seeds(runs):
-    """Mean and standard deviation over seeds of every number the runs report."""
-    return {**{key: float(np.mean([r[key] for r in runs])) for key in runs[0]},
-            **{f"{key}_std": float(np.std([r[key] for r in runs])) for key in runs[0]}}
 
 
 def _averages(table):

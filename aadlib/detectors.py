@@ -265,7 +265,7 @@ def summarize(runs):
     Returns:
         dict: ``key`` -> mean and ``key_std`` -> standard deviation, for every key.
 
-    Notebook: 05_gan_detection.
+    Notebook: 05_gan_detection, 06_transfer_learning; also behind :func:`evaluate_seeds` and ``aad benchmark``.
     """
     means = {key: float(np.mean([run[key] for run in runs])) for key in runs[0]}
     spreads = {f"{key}_std": float(np.std([run[key] for run in runs])) for key in runs[0]}

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import features
 from .data import sha256, writable_cache
 from .utils import SEED, AadError
 
@@ -140,8 +141,7 @@ def patches(spec, n_frames=PATCH_FRAMES, hop=None):
         raise AadError("The spectrogram has no frames; the clip is empty.")
     if len(spec) < n_frames:
         spec = np.concatenate([spec] * int(np.ceil(n_frames / len(spec))))[:n_frames]
-    starts = range(0, len(spec) - n_frames + 1, hop or n_frames)
-    return np.stack([spec[s : s + n_frames] for s in starts])
+    return np.swapaxes(features.patches(spec.T, n_frames, hop or n_frames), 1, 2)
 
 
 # ---------------------------------------------------------------------------
