@@ -11,7 +11,7 @@ Errors print as one sentence, without a traceback, and exit with status 1.
 import argparse
 import sys
 
-from .benchmark import METHODS, run, to_markdown
+from .benchmark import MAX_MEMORY_MB, METHODS, run, to_markdown
 from .data import REGISTRY, fetch
 from .student import write_student_copies
 from .utils import AadError
@@ -48,6 +48,8 @@ def main(argv=None):
     bench.add_argument("--jobs", type=int, default=-1, help="feature-extraction workers (default -1: all cores)")
     bench.add_argument("--cache", default=None, help="feature cache folder (default ~/.cache/aadlib/features)")
     bench.add_argument("--on-bad", choices=("skip", "stop"), default="skip", help="unreadable clips: skip with a warning (default) or stop")
+    bench.add_argument("--max-memory", type=float, default=MAX_MEMORY_MB, metavar="MB",
+                       help=f"a machine's features above this size stay on disk; autoencoders then train through tf.data (default {MAX_MEMORY_MB})")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
@@ -55,7 +57,7 @@ def main(argv=None):
                 print(f"{name}: {fetch(name)}")
         elif args.command == "benchmark":
             table = run(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, sr=args.sr, n_jobs=args.jobs,
-                        cache_dir=args.cache, on_bad=args.on_bad)
+                        cache_dir=args.cache, on_bad=args.on_bad, max_memory_mb=args.max_memory)
             print(to_markdown(table))
             print(f"wrote {args.out}/results.csv, {args.out}/results.md and the per-file score CSVs")
         else:

@@ -121,11 +121,31 @@ class Autoencoder(Detector):
         self.learning_rate = learning_rate
         self.random_state = random_state
 
+    def fit(self, X):
+        """Learn the normal data: an array (n_samples, n_features), or a set too large for memory
+        (:class:`aadlib.benchmark.FeatureFiles`), streamed from disk through ``tf.data``; returns self."""
+        if not hasattr(X, "dataset"):
+            return super().fit(X)
+        self.scaler_ = X.scaler(self.standardize)
+        dataset = X.dataset(self.scaler_, self.batch_size, self.random_state)  # reshuffled by tf.data every epoch
+        self.model_ = self._train(X.n_features, x=dataset, shuffle=False)
+        self._set_threshold(self.decision_function(X))
+        return self
+
+    def decision_function(self, X):
+        """Anomaly scores (n_samples,): mean squared reconstruction error of each standardised row."""
+        if hasattr(X, "chunks"):
+            return np.concatenate([super(Autoencoder, self).decision_function(rows) for rows in X.chunks()])
+        return super().decision_function(X)
+
     def _fit(self, X):
+        return self._train(X.shape[1], x=X, y=X, batch_size=self.batch_size, shuffle=True)
+
+    def _train(self, n_features, **data):
         keras.utils.set_random_seed(self.random_state)
-        model = self.build(X.shape[1])
+        model = self.build(n_features)
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss=self.loss)
-        self.history_ = model.fit(X, X, epochs=self.epochs, batch_size=self.batch_size, shuffle=True, verbose=0).history
+        self.history_ = model.fit(**data, epochs=self.epochs, verbose=0).history
         return model
 
     def _score(self, X):

@@ -7,12 +7,15 @@
 2. :func:`features_of` streams the clips one by one through a feature
    function, on all cores (joblib), with a progress bar (tqdm), and caches
    each clip's features on disk, keyed by the file and the parameters. A second
-   run reads the cache; memory holds one small feature array per clip, never
-   the audio of the whole folder.
-3. For each machine (type and id, or type and section) and each method and
-   seed, the method is trained on the machine's normal training clips and
-   scores its test clips. Scores (the mean over seeds) go to one CSV per machine
-   and method, named and laid out as in DCASE (``anomaly_score_<type>_<section or id>_<method>.csv``:
+   run reads the cache. Memory holds neither the audio nor the features of the
+   whole folder: only the names of the cache files.
+3. For each machine (type and id, or type and section), its clips' features are
+   read from the cache (so memory grows with the largest machine, not with the
+   folder; a machine larger than ``max_memory_mb`` stays on disk as
+   :class:`FeatureFiles`, which the autoencoders train on through ``tf.data``),
+   and for each method and seed, the method is trained on the
+   machine's normal training clips and scores its test clips. Scores (the mean
+   over seeds) go to one CSV per machine and method, named and laid out as in DCASE (``anomaly_score_<type>_<section or id>_<method>.csv``:
    file name, score; no header).
 4. A results table gives AUC, pAUC (max FPR 0.1) and AP per machine (means
    over seeds), their arithmetic mean and their harmonic mean (DCASE 2021 and
@@ -26,13 +29,14 @@ import hashlib
 import json
 import time
 import warnings
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import features
-from .data import LAYOUTS, read_wav, scan, user_cache_dir
+from .data import LAYOUTS, read_wav, scan, user_cache_dir, writable_cache
 from .detectors import GMM, KNN, LOF, OCSVM, IForest, score_clips, summarize
 from .metrics import evaluate
 from .utils import AadError
@@ -98,11 +102,11 @@ def _cache_key(path, kind, sr):
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def _cached_extract(path, kind, sr, cache_dir):
-    """(features or None, error message or None); reads and writes the cache."""
+def _cached_extract(path, kind, sr, cache_dir, load=True):
+    """(features, or their cache file if not load, or None; error message or None); reads and writes the cache."""
     cached = Path(cache_dir) / f"{_cache_key(path, kind, sr)}.npy"
     if cached.exists():
-        return np.load(cached), None
+        return (np.load(cached) if load else cached), None
     try:
         values = extract_file(path, kind, sr)
     except (AadError, ValueError) as error:
@@ -110,10 +114,10 @@ def _cached_extract(path, kind, sr, cache_dir):
     partial = cached.with_suffix(".partial.npy")
     np.save(partial, values)
     partial.replace(cached)  # a run stopped midway never leaves a half-written cache file
-    return values, None
+    return (values if load else cached), None
 
 
-def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True):
+def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True, load=True):
     """Features of many clips, streamed in parallel and cached per file.
 
     Args:
@@ -127,10 +131,12 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
         on_bad (str): "skip" unreadable or empty clips with one warning listing them, or "stop"
             with an error naming the first; features cached so far are kept either way.
         progress (bool): Show a progress bar.
+        load (bool): Return the features; if False, return each clip's cache file instead
+            (``np.load`` it), so that memory holds no clip's features, whatever the folder's size.
 
     Returns:
-        tuple[list[np.ndarray | None], list[str]]: Features per file (None where skipped), and
-        the skipped files with the reason.
+        tuple[list[np.ndarray | Path | None], list[str]]: Features (or cache files) per file (None
+        where skipped), and the skipped files with the reason.
     """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
@@ -142,7 +148,7 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
     folder = Path(folder)
     cache_dir = Path(cache_dir) if cache_dir else user_cache_dir() / "features"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    jobs = (delayed(_cached_extract)(folder / name, kind, sr, cache_dir) for name in files)
+    jobs = (delayed(_cached_extract)(folder / name, kind, sr, cache_dir, load) for name in files)
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     values, bad = [], []
     for name, (value, error) in tqdm(zip(files, results), total=len(files), desc=f"{kind}", unit="clip", disable=not progress):
@@ -154,6 +160,70 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
     if bad:
         warnings.warn(f"skipped {len(bad)} unreadable clip(s): " + "; ".join(bad), stacklevel=2)
     return values, bad
+
+
+MAX_MEMORY_MB = 256
+"""Above this size (MB of float32 features), a machine's features stay on disk. Training an
+autoencoder in memory holds about 12 times its data at its peak (float64 copies for the checks
+and the standardisation, then Keras's own tensors): 15 GB for 1.2 GB of features, where the
+``tf.data`` path peaked at 2.3 GB (``benchmarks/stream_memory.py``). 256 MB keeps the in-memory
+path near 3 GB, within an 8 GB machine."""
+
+
+class FeatureFiles:
+    """Features of many clips, one ``.npy`` file per clip (the feature cache), read when needed.
+
+    A training set too large for memory: :class:`aadlib.autoencoders.Autoencoder` trains on it
+    through a ``tf.data`` pipeline that holds a few batches at a time; any other detector gets
+    the whole array (``np.asarray``).
+
+    Args:
+        paths (list[str | Path]): One file per clip, all holding arrays of one shape; a clip's
+            row is its array flattened.
+        chunk (int): Clips read at once to compute statistics and scores.
+    """
+
+    def __init__(self, paths, chunk=256):
+        self.paths, self.chunk = [str(path) for path in paths], chunk
+        self.n_features = int(np.load(self.paths[0], mmap_mode="r").size)
+
+    def __len__(self):
+        return len(self.paths)
+
+    @property
+    def nbytes(self):
+        """Bytes of the whole set as one float32 array."""
+        return 4 * len(self) * self.n_features
+
+    def chunks(self):
+        """The rows, ``chunk`` clips at a time: arrays (<= chunk, n_features) float32."""
+        for start in range(0, len(self), self.chunk):
+            yield np.stack([np.load(path).reshape(-1) for path in self.paths[start : start + self.chunk]]).astype(np.float32)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.concatenate(list(self.chunks())).astype(dtype or np.float32)
+
+    def scaler(self, standardize=True):
+        """A StandardScaler fitted chunk by chunk (identity if not ``standardize``)."""
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler(with_mean=standardize, with_std=standardize)
+        for rows in self.chunks():
+            scaler.partial_fit(rows)
+        return scaler
+
+    def dataset(self, scaler, batch_size, seed):
+        """A ``tf.data.Dataset`` of (x, x) batches of scaled float32 rows, reshuffled every epoch."""
+        import tensorflow as tf
+
+        def load(paths):  # one call per batch: a call per file would cost more than reading it
+            return scaler.transform(np.stack([np.load(path.decode()).reshape(-1) for path in paths])).astype(np.float32)
+
+        paths = tf.data.Dataset.from_tensor_slices(self.paths).shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
+        batches = paths.batch(batch_size).map(
+            lambda names: tf.ensure_shape(tf.numpy_function(load, [names], tf.float32), (None, self.n_features)),
+            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return batches.map(lambda x: (x, x)).prefetch(tf.data.AUTOTUNE)
 
 
 def _autoencoder(build, **params):
@@ -198,11 +268,11 @@ class PerPatch:
         self.detector, self.patch_size = detector, patch_size
 
     def fit(self, X):
-        self.detector.fit(X.reshape(-1, self.patch_size))
+        self.detector.fit(np.asarray(X).reshape(-1, self.patch_size))
         return self
 
     def decision_function(self, X):
-        return score_clips(self.detector, X.reshape(len(X), -1, self.patch_size))
+        return score_clips(self.detector, np.asarray(X).reshape(len(X), -1, self.patch_size))
 
 
 def _gan(search):
@@ -268,7 +338,8 @@ def harmonic_mean(values):
     return 0.0 if np.any(values <= 0) else float(len(values) / np.sum(1.0 / values))
 
 
-def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True):
+def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True,
+        max_memory_mb=None):
     """Train and score every method on every machine of a folder; write score CSVs and a results table.
 
     Args:
@@ -281,6 +352,9 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         cache_dir (str | Path | None): Feature cache (default: see :func:`features_of`).
         on_bad (str): "skip" or "stop" on unreadable clips (see :func:`features_of`).
         progress (bool): Show progress bars.
+        max_memory_mb (float | None): A machine's training (or test) features larger than this
+            (as float32; default :data:`MAX_MEMORY_MB`) stay on disk (:class:`FeatureFiles`): the
+            autoencoders train on them through ``tf.data``; other methods still read them whole.
 
     Returns:
         pd.DataFrame: One row per machine and method (columns machine_type, machine, domain,
@@ -298,15 +372,15 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
     frame["group"] = [_group_of(fields) for _, fields in records]
     if not (frame.split == "test").any() or not (frame.split == "train").any():
         raise AadError(f"{folder} needs both training and test clips; in the {layout} layout they are named {LAYOUTS[layout]}.")
-    features_by_kind = {}
+    cached_by_kind = {}  # each clip's cache file: features are read one machine at a time
     for kind in sorted({METHODS[m][0] for m in methods}):
-        values, _ = features_of(folder, list(frame.file), kind, sr=sr, n_jobs=n_jobs, cache_dir=cache_dir, on_bad=on_bad, progress=progress)
-        features_by_kind[kind] = values
+        cached_by_kind[kind], _ = features_of(folder, list(frame.file), kind, sr=sr, n_jobs=n_jobs, cache_dir=cache_dir,
+                                              on_bad=on_bad, progress=progress, load=False)
     rows = []
     for (machine_type, machine), members in frame.groupby("group", sort=True):
         for method in methods:
-            values = features_by_kind[METHODS[method][0]]
-            rows.extend(_run_machine(method, machine_type, machine, members, values, seeds, out_dir))
+            rows.extend(_run_machine(method, machine_type, machine, members, cached_by_kind[METHODS[method][0]], seeds, out_dir,
+                                     (MAX_MEMORY_MB if max_memory_mb is None else max_memory_mb) * 2**20))
     table = pd.DataFrame(rows)
     table = pd.concat([table, _averages(table)], ignore_index=True)
     table.to_csv(out_dir / "results.csv", index=False)
@@ -314,22 +388,23 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
     return table
 
 
-def _run_machine(method, machine_type, machine, members, values, seeds, out_dir):
-    """The machine's result row, then one row per domain of its test clips (DCASE 2021+ layouts)."""
+def _run_machine(method, machine_type, machine, members, cached, seeds, out_dir, max_bytes):
+    """The machine's result row, then one row per domain of its test clips (DCASE 2021+ layouts).
+    ``cached``: every clip's cache file (None where skipped); only this machine's are read."""
     row = {"machine_type": machine_type, "machine": machine, "domain": "", "method": method}
-    usable = [i for i in members.index if values[i] is not None]
+    usable = [i for i in members.index if cached[i] is not None]
     train = [i for i in usable if members.split[i] == "train"]
     test = [i for i in usable if members.split[i] == "test"]
     y = (members.label[test] == "anomaly").astype(int).to_numpy()
     if not train or len(set(y)) < 2:
         return [{**row, "error": "needs training clips and both normal and anomalous test clips"}]
     try:
-        X_train = np.stack([values[i] for i in train]).reshape(len(train), -1)
-        X_test = np.stack([values[i] for i in test]).reshape(len(test), -1)
+        X_train, X_test = (_features([cached[i] for i in part], max_bytes) for part in (train, test))
+        example = np.load(cached[train[0]])
         runs, all_scores = [], []
         for seed in range(seeds):
             started = time.perf_counter()
-            detector = METHODS[method][1](seed, values[train[0]]).fit(X_train)
+            detector = METHODS[method][1](seed, example).fit(X_train)
             fit_s = time.perf_counter() - started
             started = time.perf_counter()
             scores = detector.decision_function(X_test)
@@ -350,6 +425,12 @@ def _run_machine(method, machine_type, machine, members, values, seeds, out_dir)
             rows.append({**row, "domain": domain, **summarize(runs), "error": ""})
     return rows
 
+
+
+def _features(paths, max_bytes):
+    """Clips' features from the cache: an array (n_clips, n_values), or :class:`FeatureFiles` if larger than max_bytes."""
+    files = FeatureFiles(paths)
+    return files if files.nbytes > max_bytes else np.asarray(files)
 
 
 def _averages(table):
@@ -380,3 +461,68 @@ def to_markdown(table):
         fit = "" if pd.isna(row.get("fit_s")) else f"{row['fit_s']:.1f}"
         lines.append(f"| {row.machine_type} | {row.machine} | {row.domain} | {row.method} | {cell(row, 'auc')} | {cell(row, 'pauc')} | {cell(row, 'ap')} | {fit} | {row.error} |")
     return "\n".join(lines)
+
+
+RECORDED = ("auc", "auc_std", "pauc", "pauc_std", "ap", "ap_std", "fit_s", "fit_s_std", "score_s", "score_s_std")
+"""The numbers a chapter records per method: the means and spreads over seeds that :func:`run` reports."""
+
+
+def _records(data):
+    return writable_cache() / "results" / data
+
+
+def record(chapter, rows, data="anomaly_mini"):
+    """Save a chapter's results for the comparison chapter, as ``results/<data>/<chapter>.csv`` in
+    the cache. Chapters whose methods are too slow to train again in chapter 07 record what they
+    measured; recording again replaces the chapter's file.
+
+    Args:
+        chapter (str): The notebook's name, e.g. "05_gan_detection".
+        rows (dict): Method name (a key of :data:`METHODS`, measured with that method's settings)
+            -> dict with every key of :data:`RECORDED` (e.g. the output of
+            :func:`aadlib.detectors.summarize` over seeds, with ``score_s`` the seconds to score
+            all test clips) and optionally ``seeds`` and ``feature_s`` (seconds to compute the
+            test clips' features, where the method's features are costly).
+        data (str): The data set the numbers were measured on.
+
+    Returns:
+        pathlib.Path: The file written.
+
+    Notebook: 05_gan_detection, 06_transfer_learning (write); 07_comparison (reads with :func:`recorded`).
+    """
+    check_methods(rows)
+    missing = {key for values in rows.values() for key in RECORDED if key not in values}
+    if missing:
+        raise AadError(f"A recorded result needs {', '.join(RECORDED)}; missing {', '.join(sorted(missing))}.")
+    from . import __version__
+
+    written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    table = pd.DataFrame([{"method": method, "chapter": chapter, "written": written, "aadlib": __version__,
+                           **{key: values.get(key) for key in (*RECORDED, "seeds", "feature_s")}}
+                          for method, values in rows.items()])
+    path = _records(data) / f"{chapter}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return path
+
+
+def recorded(methods, data="anomaly_mini"):
+    """The results the chapters recorded (:func:`record`) for some methods.
+
+    Args:
+        methods (list[str]): Method names.
+        data (str): The data set.
+
+    Returns:
+        pd.DataFrame: Indexed by method, one row per method that some chapter recorded (the
+        newest if several did), with the :data:`RECORDED` numbers, ``chapter``, ``written``
+        (UTC time), ``aadlib`` (version), ``seeds`` and ``feature_s``. Methods no chapter
+        recorded are absent.
+    """
+    files = sorted(_records(data).glob("*.csv"))
+    if not files:  # typed, so that rows measured elsewhere can be added to it
+        numbers = (*RECORDED, "seeds", "feature_s")
+        return pd.DataFrame(columns=["chapter", "written", "aadlib", *numbers], index=pd.Index([], name="method")).astype(dict.fromkeys(numbers, float))
+    table = pd.concat([pd.read_csv(path) for path in files], ignore_index=True)
+    table = table[table.method.isin(methods)].sort_values("written").drop_duplicates("method", keep="last")
+    return table.set_index("method")

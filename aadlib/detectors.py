@@ -50,12 +50,15 @@ class Detector:
         self.scaler_ = StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(X)
         scaled = self.scaler_.transform(X)
         self.model_ = self._fit(scaled)
-        self.decision_scores_ = self._train_scores(scaled)
-        if self.threshold == "gamma":
-            self.threshold_ = threshold_gamma(self.decision_scores_, q=1 - self.contamination)
-        else:
-            self.threshold_ = threshold_percentile(self.decision_scores_, q=100 * (1 - self.contamination))
+        self._set_threshold(self._train_scores(scaled))
         return self
+
+    def _set_threshold(self, train_scores):
+        self.decision_scores_ = train_scores
+        if self.threshold == "gamma":
+            self.threshold_ = threshold_gamma(train_scores, q=1 - self.contamination)
+        else:
+            self.threshold_ = threshold_percentile(train_scores, q=100 * (1 - self.contamination))
 
     def decision_function(self, X):
         """Anomaly scores (n_samples,) of X (n_samples, n_features); higher = more anomalous."""

@@ -35,6 +35,10 @@ from keras import layers  # noqa: E402
 SEARCHES = ("gradient", "encoder")
 """How :class:`AnoGAN` finds the latent vector of a test patch."""
 
+SCORE_CHUNK = 4096
+"""Patches scored at once: bounds the memory of scoring the tens of thousands of patches of a
+full-size machine (each chunk's search holds G's and D's activations for all its patches)."""
+
 
 def dcgan_generator(latent_dim=16, shape=(32, 32), filters=(16, 8)):
     """DCGAN generator: latent vector -> patch in [-1, 1].
@@ -226,7 +230,7 @@ class AnoGAN(Detector):
         _, f_rebuilt = self.discriminator_(rebuilt, training=False)
         residual = tf.reduce_mean(tf.abs(images - rebuilt), axis=[1, 2, 3])
         discrimination = tf.reduce_mean(tf.abs(f_real - f_rebuilt), axis=1)
-        return residual, discrimination
+        return residual, discrimination, rebuilt
 
     def latent_search(self, X, steps=None, start=None):
         """AnoGAN's search: gradient steps on z (G and D frozen) towards the z whose G(z) explains X.
@@ -245,15 +249,13 @@ class AnoGAN(Detector):
             of every patch after each step (steps, n_samples), to watch it converge.
         """
         images = self._images(np.asarray(X, dtype=float))
-        if start is None:
-            start = np.random.default_rng(self.random_state).uniform(-1, 1, (int(images.shape[0]), self.latent_dim))
-        z = tf.Variable(np.asarray(start, dtype=np.float32))
+        z = tf.Variable(np.asarray(self._start(len(images)) if start is None else start, dtype=np.float32))
         opt = keras.optimizers.Adam(self.search_rate)
 
         @tf.function
         def step():
             with tf.GradientTape() as tape:
-                residual, discrimination = self._losses(images, z)
+                residual, discrimination, _ = self._losses(images, z)
                 scores = (1 - self.lam) * residual + self.lam * discrimination
                 total = tf.reduce_sum(scores)  # inside the tape: each z gets the gradient of its own score
             opt.apply_gradients([(tape.gradient(total, z), z)])
@@ -261,6 +263,10 @@ class AnoGAN(Detector):
 
         trace = [step().numpy() for _ in range(steps or self.search_steps)]
         return z.numpy(), np.array(trace)
+
+    def _start(self, n):
+        """The search's seeded random starting points: (n, latent_dim), uniform in [-1, 1]."""
+        return np.random.default_rng(self.random_state).uniform(-1, 1, (n, self.latent_dim))
 
     def encode(self, X):
         """f-AnoGAN: z = E(x) in one pass of the encoder; (n_samples, latent_dim)."""
@@ -282,12 +288,16 @@ class AnoGAN(Detector):
         if search not in SEARCHES:
             raise AadError(f"Unknown search {search!r}; choose 'gradient' (AnoGAN) or 'encoder' (f-AnoGAN).")
         X = np.asarray(X, dtype=float)
-        z = self.latent_search(X)[0] if search == "gradient" else self.encode(X)
-        residual, discrimination = (t.numpy() for t in self._losses(self._images(X), tf.constant(z)))
-        rebuilt = keras.ops.convert_to_numpy(self.generator_(z, training=False)).reshape(len(X), -1)
+        starts = self._start(len(X))  # drawn for all patches at once: chunks search as one call would
+        chunks = []
+        for first in range(0, len(X), SCORE_CHUNK):
+            part = X[first : first + SCORE_CHUNK]
+            z = self.latent_search(part, start=starts[first : first + SCORE_CHUNK])[0] if search == "gradient" else self.encode(part)
+            chunks.append([t.numpy() for t in self._losses(self._images(part), tf.constant(z))])
+        residual, discrimination, rebuilt = (np.concatenate(parts) for parts in zip(*chunks))
         return {"residual": residual, "discrimination": discrimination,
                 "score": (1 - self.lam) * residual + self.lam * discrimination,
-                "rebuilt": (rebuilt + 1) / 2 * (self.high_ - self.low_) + self.low_}
+                "rebuilt": self._units(rebuilt).reshape(len(X), -1)}
 
     def _score(self, X):
         return self.score_parts(X)["score"]
@@ -295,5 +305,8 @@ class AnoGAN(Detector):
     def generate(self, n, seed=0):
         """n patches (n, height, width) from random z, in the units of the training data."""
         z = np.random.default_rng(seed).uniform(-1, 1, (n, self.latent_dim)).astype(np.float32)
-        patches = keras.ops.convert_to_numpy(self.generator_(z, training=False))[..., 0]
-        return (patches + 1) / 2 * (self.high_ - self.low_) + self.low_
+        return self._units(keras.ops.convert_to_numpy(self.generator_(z, training=False))[..., 0])
+
+    def _units(self, images):
+        """Generated images in [-1, 1] back in the units of the training data."""
+        return (images + 1) / 2 * (self.high_ - self.low_) + self.low_

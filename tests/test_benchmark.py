@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import soundfile
 
-from aadlib import AadError, benchmark
+from aadlib import AadError, auc, benchmark
 from aadlib.__main__ import main
 
 SR = 16000
@@ -143,6 +143,25 @@ def test_parallel_workers_give_the_same_features(folder, tmp_path):
     assert one[0].shape == (256,)
 
 
+def test_features_are_read_one_machine_at_a_time(folder, tmp_path, monkeypatch):
+    root = folder("DCASE 2020")
+    files = sorted(str(path.relative_to(root)) for path in root.rglob("*.wav"))
+    cached, _ = benchmark.features_of(root, files, "clip_summary", n_jobs=1, progress=False, load=False)
+    values, _ = benchmark.features_of(root, files, "clip_summary", n_jobs=1, progress=False)
+    np.testing.assert_array_equal(np.load(cached[0]), values[0])
+    machine_of = {str(path): "id_00" if "id_00" in name else "id_02" for path, name in zip(cached, files)}
+    reads, load = [], np.load
+
+    def spy(path, *args, **kwargs):
+        reads.append(machine_of.get(str(path)))
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(benchmark.np, "load", spy)
+    benchmark.run(root, ["lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
+    # per machine: the shape of the training and of the test files, 18 clips, one example; machine after machine
+    assert reads == ["id_00"] * 21 + ["id_02"] * 21
+
+
 def test_a_method_failing_on_one_machine_keeps_the_other_results(folder, tmp_path, monkeypatch):
     calls = []
 
@@ -229,3 +248,70 @@ def test_the_gan_methods_score_clips_by_their_patches(tmp_path):
     assert rows.auc["fanogan"] >= 0.96 and rows.auc["anogan"] >= 0.96, rows.auc.to_dict()
     scores = pd.read_csv(tmp_path / "out" / "anomaly_score_fanogan.csv", header=None)
     assert len(scores) == 10  # one score per test clip, not per patch
+
+
+def _summary(auc):
+    return {key: (auc if key == "auc" else 0.5) for key in benchmark.RECORDED}
+
+
+def test_chapters_record_results_for_the_comparison_chapter(tmp_path, monkeypatch):
+    monkeypatch.setenv("AAD_DATA_DIR", str(tmp_path / "data"))
+    nothing = benchmark.recorded(["fanogan"])
+    assert nothing.empty and nothing.auc.dtype == float  # nothing recorded yet
+    path = benchmark.record("05_gan_detection", {"anogan": _summary(0.9), "fanogan": {**_summary(1.0), "seeds": 3}})
+    assert path == tmp_path / "data" / "results" / "anomaly_mini" / "05_gan_detection.csv"
+    rows = benchmark.recorded(["fanogan", "lof"])
+    assert list(rows.index) == ["fanogan"] and rows.loc["fanogan", "auc"] == 1.0
+    assert rows.loc["fanogan", "chapter"] == "05_gan_detection" and rows.loc["fanogan", "seeds"] == 3
+    benchmark.record("05_gan_detection", {"fanogan": _summary(0.8)})  # recording again replaces
+    assert benchmark.recorded(["anogan", "fanogan"]).auc.to_dict() == {"fanogan": 0.8}
+    assert benchmark.recorded(["fanogan"], data="MIMII").empty  # per data set
+
+
+def test_recording_checks_method_names_and_numbers(tmp_path, monkeypatch):
+    monkeypatch.setenv("AAD_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(AadError, match="Unknown method 'gan'"):
+        benchmark.record("05_gan_detection", {"gan": _summary(1.0)})
+    with pytest.raises(AadError, match="missing score_s, score_s_std"):
+        benchmark.record("05_gan_detection", {"fanogan": {"auc": 1.0, "auc_std": 0.0, "pauc": 1.0, "pauc_std": 0.0, "ap": 1.0,
+                                                           "ap_std": 0.0, "fit_s": 1.0, "fit_s_std": 0.0}})
+    assert not (tmp_path / "data" / "results").exists()
+
+
+def test_feature_files_stream_an_autoencoder_through_tf_data(tmp_path):
+    from aadlib.autoencoders import Autoencoder
+
+    rng = np.random.default_rng(0)
+    normal, shifted = rng.normal(size=(60, 4, 8)), rng.normal(3, 1, size=(10, 4, 8))
+    paths = []
+    for i, clip in enumerate(np.concatenate([normal, shifted]).astype(np.float32)):
+        paths.append(tmp_path / f"{i}.npy")
+        np.save(paths[-1], clip)
+    train, test = benchmark.FeatureFiles(paths[:50], chunk=16), benchmark.FeatureFiles(paths[50:], chunk=16)
+    assert (len(train), train.n_features, train.nbytes) == (50, 32, 50 * 32 * 4)
+    in_memory = np.asarray(train)
+    np.testing.assert_array_equal(in_memory, normal[:50].reshape(50, -1).astype(np.float32))
+    scaler = train.scaler()
+    np.testing.assert_allclose(scaler.mean_, in_memory.mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(scaler.scale_, in_memory.std(axis=0), rtol=1e-5)
+    batches = list(train.dataset(scaler, batch_size=16, seed=0))
+    assert [len(x) for x, _ in batches] == [16, 16, 16, 2]
+    np.testing.assert_allclose(np.sort(np.concatenate([x for x, _ in batches]), axis=0),
+                               np.sort(scaler.transform(in_memory), axis=0), atol=1e-5)  # every row once per epoch
+    detector = Autoencoder(epochs=30, batch_size=16, random_state=0).fit(train)
+    assert len(detector.history_["loss"]) == 30 and detector.history_["loss"][-1] < detector.history_["loss"][0]
+    assert detector.decision_scores_.shape == (50,) and np.isfinite(detector.threshold_)
+    scores = detector.decision_function(test)
+    np.testing.assert_allclose(scores, detector.decision_function(np.asarray(test)), rtol=1e-5)
+    assert auc(np.r_[np.zeros(10), np.ones(10)], scores) >= 0.95
+
+
+def test_a_machine_larger_than_the_memory_limit_trains_from_disk(folder, tmp_path, monkeypatch):
+    root = folder("DCASE 2020")
+    streamed = []
+    original = benchmark.FeatureFiles.dataset
+    monkeypatch.setattr(benchmark.FeatureFiles, "dataset", lambda self, *args: streamed.append(len(self)) or original(self, *args))
+    table = benchmark.run(root, ["dense_ae", "lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False, max_memory_mb=0.001)
+    assert streamed == [10, 10]  # dense_ae's training clips of both machines; lof reads them whole
+    machines = table[table.machine.str.startswith("id_")]
+    assert (machines.error == "").all() and machines.auc.min() >= 0.9

@@ -79,3 +79,14 @@ def test_bad_input_is_explained(fitted):
         fitted.score_parts(np.zeros((1, 1024)), "newton")
     with pytest.raises(AadError, match="1024 values, not 100"):
         fitted.latent_search(np.zeros((1, 100)))
+
+
+def test_scoring_in_chunks_gives_the_scores_of_one_pass(fitted, patches, monkeypatch):
+    from aadlib import gan
+
+    whole = {search: fitted.score_parts(patches[:8], search) for search in ("gradient", "encoder")}
+    monkeypatch.setattr(gan, "SCORE_CHUNK", 3)  # 8 patches in chunks of 3, 3 and 2
+    for search, parts in whole.items():
+        chunked = fitted.score_parts(patches[:8], search)
+        for key in ("residual", "discrimination", "score", "rebuilt"):
+            np.testing.assert_allclose(chunked[key], parts[key], rtol=1e-4, atol=1e-6, err_msg=f"{search}: {key}")
