@@ -23,6 +23,7 @@ from .utils import SEED
 # TensorFlow's C++ start-up banner (oneDNN, CPU features) is noise for readers; silence it before the import.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
 
@@ -104,7 +105,7 @@ class Autoencoder(Detector):
         batch_size (int): Samples per gradient step.
         learning_rate (float): Adam's step size.
         loss (str | callable): Keras loss; "mse" (default), or e.g. :func:`ssim_loss`.
-        random_state (int): Seeds weights and shuffling (through ``keras.utils.set_random_seed``).
+        random_state (int): Seeds the initial weights (``keras.utils.set_random_seed``) and the order of the batches.
         **kwargs: ``contamination``, ``threshold``, ``standardize`` of :class:`aadlib.detectors.Detector`.
 
     Attributes:
@@ -127,8 +128,7 @@ class Autoencoder(Detector):
         if not hasattr(X, "dataset"):
             return super().fit(X)
         self.scaler_ = X.scaler(self.standardize)
-        dataset = X.dataset(self.scaler_, self.batch_size, self.random_state)  # reshuffled by tf.data every epoch
-        self.model_ = self._train(X.n_features, x=dataset, shuffle=False)
+        self.model_ = self._train(X.n_features, X.dataset(self.scaler_, self.batch_size, self.random_state), len(X))
         self._set_threshold(self.decision_function(X))
         return self
 
@@ -139,13 +139,40 @@ class Autoencoder(Detector):
         return super().decision_function(X)
 
     def _fit(self, X):
-        return self._train(X.shape[1], x=X, y=X, batch_size=self.batch_size, shuffle=True)
+        return self._train(X.shape[1], X, len(X))
 
-    def _train(self, n_features, **data):
+    def _train(self, n_features, data, n_rows):
+        """Build the network and train it with Adam on ``data``: an array (n_rows, n_features),
+        shuffled every epoch with ``random_state``, or a ``tf.data.Dataset`` of float32 batches that
+        reshuffles itself. Returns the model; ``history_["loss"]`` is the mean loss per epoch."""
         keras.utils.set_random_seed(self.random_state)
         model = self.build(n_features)
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss=self.loss)
-        self.history_ = model.fit(**data, epochs=self.epochs, verbose=0).history
+        optimizer = keras.optimizers.Adam(self.learning_rate)
+        loss = keras.losses.get(self.loss)
+
+        def step(x):
+            with tf.GradientTape() as tape:
+                value = tf.reduce_mean(loss(x, model(x, training=True)))
+            optimizer.apply(tape.gradient(value, model.trainable_variables), model.trainable_variables)
+            return value * tf.cast(tf.shape(x)[0], tf.float32)  # summed over the batch's rows
+
+        if isinstance(data, np.ndarray):
+            rows, order = tf.constant(data, tf.float32), np.random.default_rng(self.random_state)
+
+            # A whole epoch is one graph call: Keras's fit spends more time per epoch setting up its
+            # input pipeline than these small networks need to learn from 20 clips.
+            @tf.function
+            def epoch(shuffled):
+                total = 0.0
+                for start in tf.range(0, tf.size(shuffled), self.batch_size):
+                    total += step(tf.gather(rows, shuffled[start : start + self.batch_size]))
+                return total
+
+            run_epoch = lambda: epoch(tf.constant(order.permutation(n_rows)))  # noqa: E731
+        else:
+            graph_step = tf.function(step, input_signature=[tf.TensorSpec((None, n_features), tf.float32)])
+            run_epoch = lambda: sum(graph_step(x) for x in data)  # noqa: E731
+        self.history_ = {"loss": [float(run_epoch()) / n_rows for _ in range(self.epochs)]}
         return model
 
     def _score(self, X):

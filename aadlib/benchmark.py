@@ -213,7 +213,7 @@ class FeatureFiles:
         return scaler
 
     def dataset(self, scaler, batch_size, seed):
-        """A ``tf.data.Dataset`` of (x, x) batches of scaled float32 rows, reshuffled every epoch."""
+        """A ``tf.data.Dataset`` of batches (<= batch_size, n_features) of scaled float32 rows, reshuffled every epoch."""
         import tensorflow as tf
 
         def load(paths):  # one call per batch: a call per file would cost more than reading it
@@ -223,7 +223,7 @@ class FeatureFiles:
         batches = paths.batch(batch_size).map(
             lambda names: tf.ensure_shape(tf.numpy_function(load, [names], tf.float32), (None, self.n_features)),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return batches.map(lambda x: (x, x)).prefetch(tf.data.AUTOTUNE)
+        return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def _autoencoder(build, **params):
@@ -514,8 +514,8 @@ def recorded(methods, data="anomaly_mini"):
         data (str): The data set.
 
     Returns:
-        pd.DataFrame: Indexed by method, one row per method that some chapter recorded (the
-        newest if several did), with the :data:`RECORDED` numbers, ``chapter``, ``written``
+        pd.DataFrame: Indexed by method in the order of ``methods``, one row per method that
+        some chapter recorded (the newest if several did), with the :data:`RECORDED` numbers, ``chapter``, ``written``
         (UTC time), ``aadlib`` (version), ``seeds`` and ``feature_s``. Methods no chapter
         recorded are absent.
     """
@@ -524,5 +524,5 @@ def recorded(methods, data="anomaly_mini"):
         numbers = (*RECORDED, "seeds", "feature_s")
         return pd.DataFrame(columns=["chapter", "written", "aadlib", *numbers], index=pd.Index([], name="method")).astype(dict.fromkeys(numbers, float))
     table = pd.concat([pd.read_csv(path) for path in files], ignore_index=True)
-    table = table[table.method.isin(methods)].sort_values("written").drop_duplicates("method", keep="last")
-    return table.set_index("method")
+    table = table[table.method.isin(methods)].sort_values("written").drop_duplicates("method", keep="last").set_index("method")
+    return table.loc[[method for method in methods if method in table.index]]

