@@ -164,9 +164,9 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
 
 MAX_MEMORY_MB = 256
 """Above this size (MB of float32 features), a machine's features stay on disk. Training an
-autoencoder in memory holds about 12 times its data at its peak (float64 copies for the checks
-and the standardisation, then Keras's own tensors): 15 GB for 1.2 GB of features, where the
-``tf.data`` path peaked at 2.3 GB (``benchmarks/stream_memory.py``). 256 MB keeps the in-memory
+autoencoder in memory holds about 13 times its data at its peak (float64 copies for the checks
+and the standardisation, then a float32 tensor): 16 GB for 1.2 GB of features, where the
+``tf.data`` path peaked at 2.1 GB (``benchmarks/stream_memory.py``). 256 MB keeps the in-memory
 path near 3 GB, within an 8 GB machine."""
 
 

@@ -182,6 +182,8 @@ def test_a_cae_trains_with_the_ssim_loss_and_scores_structure_breaks_higher():
     train = np.stack([np.roll(stripes, rng.integers(4), axis=1) + 0.05 * rng.normal(size=(16, 16)) for _ in range(40)])
     test_normal = np.roll(stripes, 1, axis=1)[None] + 0.05 * rng.normal(size=(4, 16, 16))
     test_broken = stripes.T[None] + 0.05 * rng.normal(size=(4, 16, 16))  # horizontal: new structure
+    # 600 steps: enough for batch normalisation's moving statistics (momentum 0.99), which scoring
+    # uses, to forget their start; after 200 steps, scores depended on how the batches fell.
     detector = Autoencoder(flat(strided_cae, (16, 16, 1)), epochs=60, batch_size=4, loss=ssim_loss((16, 16, 1), max_val=2.0), random_state=0, standardize=False)
     detector.fit(train.reshape(40, -1))
     x, x_hat = detector.reconstruction(np.vstack([test_normal, test_broken]).reshape(8, -1))
