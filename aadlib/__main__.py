@@ -49,7 +49,7 @@ def main(argv=None):
     bench.add_argument("--cache", default=None, help="feature cache folder (default ~/.cache/aadlib/features)")
     bench.add_argument("--on-bad", choices=("skip", "stop"), default="skip", help="unreadable clips: skip with a warning (default) or stop")
     bench.add_argument("--max-memory", type=float, default=MAX_MEMORY_MB, metavar="MB",
-                       help=f"a machine's features above this size stay on disk; autoencoders then train through tf.data (default {MAX_MEMORY_MB})")
+                       help=f"a machine's features above this size stay on disk; autoencoders and GANs then train through tf.data (default {MAX_MEMORY_MB})")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":

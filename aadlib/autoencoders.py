@@ -90,7 +90,14 @@ def conv1d_autoencoder(input_dim, channels=1, filters=(16, 32), kernel_size=5, b
     return keras.Model(inputs, layers.Flatten()(layers.Permute((2, 1))(x)), name="conv1d_autoencoder")
 
 
-def reconstruct(model, X, batch_size=4096):
+SCORE_BATCH = 4096
+"""Rows the networks reconstruct at once."""
+
+SCORE_VALUES = 2**24
+"""At most this many values (64 MB of float32) are scored at once, whatever the rows' length."""
+
+
+def reconstruct(model, X, batch_size=SCORE_BATCH):
     """The model's output for X, computed in eager batches (no tf.function retracing per model)."""
     return np.concatenate([keras.ops.convert_to_numpy(model(X[i : i + batch_size], training=False)) for i in range(0, len(X), batch_size)])
 
@@ -128,24 +135,20 @@ class Autoencoder(Detector):
         if not hasattr(X, "dataset"):
             return super().fit(X)
         self.scaler_ = X.scaler(self.standardize)
-        self.model_ = self._train(X.n_features, X.dataset(self.scaler_, self.batch_size, self.random_state), len(X))
+        self.model_ = self._train(X)
         self._set_threshold(self.decision_function(X))
         return self
 
-    def decision_function(self, X):
-        """Anomaly scores (n_samples,): mean squared reconstruction error of each standardised row."""
-        if hasattr(X, "chunks"):
-            return np.concatenate([super(Autoencoder, self).decision_function(rows) for rows in X.chunks()])
-        return super().decision_function(X)
-
     def _fit(self, X):
-        return self._train(X.shape[1], X, len(X))
+        return self._train(X)
 
-    def _train(self, n_features, data, n_rows):
-        """Build the network and train it with Adam on ``data``: an array (n_rows, n_features),
-        shuffled every epoch with ``random_state``, or a ``tf.data.Dataset`` of float32 batches that
-        reshuffles itself. Returns the model; ``history_["loss"]`` is the mean loss per epoch."""
+    def _train(self, data):
+        """Build the network and train it with Adam on ``data``: an array (n_rows, n_features) of
+        standardised rows, shuffled every epoch with ``random_state``, or
+        :class:`aadlib.benchmark.FeatureFiles`, streamed through its ``tf.data`` pipeline and
+        standardised batch by batch. Returns the model; ``history_["loss"]`` is the mean loss per epoch."""
         keras.utils.set_random_seed(self.random_state)
+        n_rows, n_features = data.shape
         model = self.build(n_features)
         optimizer = keras.optimizers.Adam(self.learning_rate)
         loss = keras.losses.get(self.loss)
@@ -157,7 +160,7 @@ class Autoencoder(Detector):
             return value * tf.cast(tf.shape(x)[0], tf.float32)  # summed over the batch's rows
 
         if isinstance(data, np.ndarray):
-            rows, order = tf.constant(data, tf.float32), np.random.default_rng(self.random_state)
+            rows, order = tf.constant(data.astype(np.float32)), np.random.default_rng(self.random_state)
 
             # A whole epoch is one graph call: Keras's fit spends more time per epoch setting up its
             # input pipeline than these small networks need to learn from 20 clips.
@@ -170,13 +173,19 @@ class Autoencoder(Detector):
 
             run_epoch = lambda: epoch(tf.constant(order.permutation(n_rows)))  # noqa: E731
         else:
+            batches = data.dataset(self.scaler_.transform, self.batch_size, self.random_state)  # made after seeding: tf.data's shuffles use the global seed too
             graph_step = tf.function(step, input_signature=[tf.TensorSpec((None, n_features), tf.float32)])
-            run_epoch = lambda: sum(graph_step(x) for x in data)  # noqa: E731
+            run_epoch = lambda: sum(graph_step(x) for x in batches)  # noqa: E731
         self.history_ = {"loss": [float(run_epoch()) / n_rows for _ in range(self.epochs)]}
         return model
 
     def _score(self, X):
-        return np.mean((X - reconstruct(self.model_, X.astype(np.float32))) ** 2, axis=1)
+        # A block of rows at a time: the reconstruction and the float64 differences of a whole large set would be
+        # several times its size. A block is at most SCORE_BATCH rows, as reconstruct's batches, so the scores
+        # of small sets are those of one call.
+        block = min(SCORE_BATCH, max(1, SCORE_VALUES // X.shape[1]))
+        return np.concatenate([np.mean((X[i : i + block] - reconstruct(self.model_, X[i : i + block].astype(np.float32))) ** 2, axis=1)
+                               for i in range(0, len(X), block)])
 
     def reconstruction(self, X):
         """The input as the network sees it (standardised if ``standardize``) and its reconstruction.

@@ -12,7 +12,7 @@
 3. For each machine (type and id, or type and section), its clips' features are
    read from the cache (so memory grows with the largest machine, not with the
    folder; a machine larger than ``max_memory_mb`` stays on disk as
-   :class:`FeatureFiles`, which the autoencoders train on through ``tf.data``),
+   :class:`FeatureFiles`, which the autoencoders and GANs train on through ``tf.data``),
    and for each method and seed, the method is trained on the
    machine's normal training clips and scores its test clips. Scores (the mean
    over seeds) go to one CSV per machine and method, named and laid out as in DCASE (``anomaly_score_<type>_<section or id>_<method>.csv``:
@@ -164,41 +164,65 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
 
 MAX_MEMORY_MB = 256
 """Above this size (MB of float32 features), a machine's features stay on disk. Training an
-autoencoder in memory holds about 13 times its data at its peak (float64 copies for the checks
-and the standardisation, then a float32 tensor): 16 GB for 1.2 GB of features, where the
-``tf.data`` path peaked at 2.1 GB (``benchmarks/stream_memory.py``). 256 MB keeps the in-memory
-path near 3 GB, within an 8 GB machine."""
+autoencoder in memory holds about 7 times its data at its peak (the array, float64 copies for the
+checks and the standardisation, a float32 tensor): 8.3 GB for 1.2 GB of features, where the
+``tf.data`` path peaked at 1.9 GB (``benchmarks/stream_memory.py``). 256 MB keeps the in-memory
+path under 2 GB, within an 8 GB machine."""
+
+
+SHUFFLE_ROWS = 8192
+"""Rows (e.g. patches) :meth:`FeatureFiles.dataset` shuffles among when a file holds many: a batch
+draws from the patches of about 115 clips of 10 s (71 patches each), not from one clip's
+consecutive, overlapping ones. 32 MB of 32 x 32 float32 patches."""
 
 
 class FeatureFiles:
     """Features of many clips, one ``.npy`` file per clip (the feature cache), read when needed.
 
-    A training set too large for memory: :class:`aadlib.autoencoders.Autoencoder` trains on it
-    through a ``tf.data`` pipeline that holds a few batches at a time; any other detector gets
-    the whole array (``np.asarray``).
+    A training set too large for memory: :class:`aadlib.autoencoders.Autoencoder` and
+    :class:`aadlib.gan.AnoGAN` train on it through a ``tf.data`` pipeline that holds a few batches
+    at a time; any other detector gets the whole array (``np.asarray``).
 
     Args:
-        paths (list[str | Path]): One file per clip, all holding arrays of one shape; a clip's
-            row is its array flattened.
+        paths (list[str | Path]): One file per clip, all holding arrays of one shape.
         chunk (int): Clips read at once to compute statistics and scores.
+        row_size (int | None): Values per row: a file's values are its rows one after the other
+            (e.g. 1024 for a clip's 32 x 32 patches); default: a file is one row.
     """
 
-    def __init__(self, paths, chunk=256):
+    def __init__(self, paths, chunk=256, row_size=None):
         self.paths, self.chunk = [str(path) for path in paths], chunk
-        self.n_features = int(np.load(self.paths[0], mmap_mode="r").size)
+        values = int(np.load(self.paths[0], mmap_mode="r").size)
+        self.n_features = row_size or values
+        if values % self.n_features:
+            raise AadError(f"{self.paths[0]} holds {values} values, not rows of {self.n_features}.")
+        self.rows_per_file = values // self.n_features
+
+    def as_rows(self, row_size):
+        """The same files, read as rows of ``row_size`` values (e.g. a clip's patches)."""
+        return FeatureFiles(self.paths, self.chunk, row_size)
 
     def __len__(self):
-        return len(self.paths)
+        """Rows in all files."""
+        return len(self.paths) * self.rows_per_file
+
+    @property
+    def shape(self):
+        """(rows, n_features), as the array would have."""
+        return len(self), self.n_features
 
     @property
     def nbytes(self):
         """Bytes of the whole set as one float32 array."""
         return 4 * len(self) * self.n_features
 
+    def _read(self, paths):
+        return np.concatenate([np.load(path).reshape(-1, self.n_features) for path in paths]).astype(np.float32)
+
     def chunks(self):
-        """The rows, ``chunk`` clips at a time: arrays (<= chunk, n_features) float32."""
-        for start in range(0, len(self), self.chunk):
-            yield np.stack([np.load(path).reshape(-1) for path in self.paths[start : start + self.chunk]]).astype(np.float32)
+        """The rows of ``chunk`` files at a time: arrays (<= chunk * rows_per_file, n_features) float32."""
+        for start in range(0, len(self.paths), self.chunk):
+            yield self._read(self.paths[start : start + self.chunk])
 
     def __array__(self, dtype=None, copy=None):
         return np.concatenate(list(self.chunks())).astype(dtype or np.float32)
@@ -212,18 +236,30 @@ class FeatureFiles:
             scaler.partial_fit(rows)
         return scaler
 
-    def dataset(self, scaler, batch_size, seed):
-        """A ``tf.data.Dataset`` of batches (<= batch_size, n_features) of scaled float32 rows, reshuffled every epoch."""
+    def dataset(self, transform, batch_size, seed):
+        """A ``tf.data.Dataset`` of batches (<= batch_size, n_features) of transformed float32 rows, reshuffled every epoch.
+
+        Args:
+            transform (callable): Rows (n, n_features) float32 -> rows as the model takes them,
+                e.g. a fitted scaler's ``transform``.
+            batch_size (int): Rows per batch.
+            seed (int): Seeds the order of the files and of the rows.
+
+        The files come in a new order every epoch; where a file holds many rows, they are mixed
+        with those of other files in a buffer of :data:`SHUFFLE_ROWS` rows.
+        """
         import tensorflow as tf
 
-        def load(paths):  # one call per batch: a call per file would cost more than reading it
-            return scaler.transform(np.stack([np.load(path.decode()).reshape(-1) for path in paths])).astype(np.float32)
+        def load(paths):  # one call per batch of files: a call per file would cost more than reading it
+            return transform(self._read([path.decode() for path in paths])).astype(np.float32)
 
-        paths = tf.data.Dataset.from_tensor_slices(self.paths).shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
-        batches = paths.batch(batch_size).map(
+        files = tf.data.Dataset.from_tensor_slices(self.paths).shuffle(len(self.paths), seed=seed, reshuffle_each_iteration=True)
+        rows = files.batch(max(1, batch_size // self.rows_per_file)).map(
             lambda names: tf.ensure_shape(tf.numpy_function(load, [names], tf.float32), (None, self.n_features)),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        return batches.prefetch(tf.data.AUTOTUNE)
+        if self.rows_per_file > 1:
+            rows = rows.unbatch().shuffle(SHUFFLE_ROWS, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+        return rows.prefetch(tf.data.AUTOTUNE)
 
 
 def _autoencoder(build, **params):
@@ -268,10 +304,14 @@ class PerPatch:
         self.detector, self.patch_size = detector, patch_size
 
     def fit(self, X):
-        self.detector.fit(np.asarray(X).reshape(-1, self.patch_size))
+        """Fit on the patches of X: an array (n_clips, n_values), or :class:`FeatureFiles`, whose patches stay on disk."""
+        self.detector.fit(X.as_rows(self.patch_size) if hasattr(X, "as_rows") else np.asarray(X).reshape(-1, self.patch_size))
         return self
 
     def decision_function(self, X):
+        """Clip scores (n_clips,): the mean score of each clip's patches."""
+        if hasattr(X, "chunks"):
+            return np.concatenate([self.decision_function(clips) for clips in X.chunks()])
         return score_clips(self.detector, np.asarray(X).reshape(len(X), -1, self.patch_size))
 
 
@@ -354,7 +394,7 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         progress (bool): Show progress bars.
         max_memory_mb (float | None): A machine's training (or test) features larger than this
             (as float32; default :data:`MAX_MEMORY_MB`) stay on disk (:class:`FeatureFiles`): the
-            autoencoders train on them through ``tf.data``; other methods still read them whole.
+            autoencoders and GANs train on them through ``tf.data``; other methods still read them whole.
 
     Returns:
         pd.DataFrame: One row per machine and method (columns machine_type, machine, domain,

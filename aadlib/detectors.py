@@ -49,6 +49,7 @@ class Detector:
         X = self._check(X, fitting=True)
         self.scaler_ = StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(X)
         scaled = self.scaler_.transform(X)
+        del X  # the checked float64 copy: a large training set should not be held twice while the model trains
         self.model_ = self._fit(scaled)
         self._set_threshold(self._train_scores(scaled))
         return self
@@ -61,9 +62,12 @@ class Detector:
             self.threshold_ = threshold_percentile(train_scores, q=100 * (1 - self.contamination))
 
     def decision_function(self, X):
-        """Anomaly scores (n_samples,) of X (n_samples, n_features); higher = more anomalous."""
+        """Anomaly scores (n_samples,) of X (n_samples, n_features); higher = more anomalous.
+        X may also be a set too large for memory (:class:`aadlib.benchmark.FeatureFiles`), scored a chunk at a time."""
         if not hasattr(self, "model_"):
             raise AadError(f"This {type(self).__name__} is not fitted yet; call fit(X_train) first.")
+        if hasattr(X, "chunks"):
+            return np.concatenate([self.decision_function(rows) for rows in X.chunks()])
         return self._score(self.scaler_.transform(self._check(X)))
 
     def predict(self, X):

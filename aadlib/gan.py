@@ -13,7 +13,8 @@ last hidden layer of the discriminator (discrimination or feature-matching
 loss); ``lam = 0.1`` as in the AnoGAN paper.
 
 :class:`AnoGAN` has the detector interface of :mod:`aadlib.detectors`: ``fit(X)``
-on flat normal patches (n_samples, height * width), ``decision_function(X)``,
+on flat normal patches (n_samples, height * width) or on patches streamed from disk
+(:class:`aadlib.benchmark.FeatureFiles`), ``decision_function(X)``,
 ``threshold_``, ``predict(X)``.
 
 Notebook: 05_gan_detection.
@@ -23,6 +24,7 @@ import os
 import time
 
 import numpy as np
+from sklearn.preprocessing import StandardScaler
 
 from .detectors import Detector
 from .utils import SEED, AadError
@@ -145,30 +147,59 @@ class AnoGAN(Detector):
 
     # -- scaling: patches to [-1, 1] with the training range ------------------------------
 
-    def _images(self, X):
+    def _scaled(self, X):
+        """Flat patches (n, height * width) -> float32 in [-1, 1] with the training range.
+
+        Computed in float64 a block of :data:`SCORE_CHUNK` patches at a time, so that no float64
+        copy of all the patches is ever held."""
         if X.shape[1] != self.shape[0] * self.shape[1]:
             raise AadError(f"Patches of shape {self.shape} have {self.shape[0] * self.shape[1]} values, not {X.shape[1]}.")
-        scaled = 2 * (X - self.low_) / (self.high_ - self.low_) - 1
-        return tf.constant(np.clip(scaled, -1, 1).reshape(-1, *self.shape, 1), dtype=tf.float32)
+        scaled = np.empty(X.shape, np.float32)
+        for first in range(0, len(X), SCORE_CHUNK):
+            part = np.asarray(X[first : first + SCORE_CHUNK], dtype=float)
+            scaled[first : first + SCORE_CHUNK] = np.clip(2 * (part - self.low_) / (self.high_ - self.low_) - 1, -1, 1)
+        return scaled
+
+    def _images(self, X):
+        """Flat patches -> a float32 tensor of images (n, height, width, 1) in [-1, 1]."""
+        return tf.constant(self._scaled(X).reshape(-1, *self.shape, 1))
 
     # -- training ---------------------------------------------------------------------------
 
+    def fit(self, X):
+        """Learn the normal patches: an array (n_patches, height * width), or a set too large for memory
+        (:class:`aadlib.benchmark.FeatureFiles` whose rows are patches), streamed from disk through
+        ``tf.data``; returns self."""
+        if not hasattr(X, "dataset"):
+            return super().fit(X)
+        ranges = np.array([(rows.min(), rows.max()) for rows in X.chunks()])
+        self.low_, self.high_ = float(ranges[:, 0].min()), float(ranges[:, 1].max())
+        # the identity scaler fit(array) has too (the GAN scales patches itself); scoring checks the patch size with it
+        self.scaler_ = StandardScaler(with_mean=False, with_std=False).fit(np.zeros((1, X.n_features)))
+        self.model_ = self._train(X)
+        self._set_threshold(self.decision_function(X))
+        return self
+
     def _fit(self, X):
-        keras.utils.set_random_seed(self.random_state)
         self.low_, self.high_ = float(X.min()), float(X.max())
-        images = self._images(X)
+        return self._train(self._images(X))
+
+    def _train(self, data):
+        """Train the GAN, then the encoder, on ``data``: a tensor of all the images, or
+        :class:`aadlib.benchmark.FeatureFiles` of patches. Returns the generator."""
+        keras.utils.set_random_seed(self.random_state)
         self.generator_ = dcgan_generator(self.latent_dim, self.shape, self.g_filters)
         self.discriminator_ = dcgan_discriminator(self.shape, self.d_filters)
         started = time.perf_counter()
-        self._train_gan(images)
+        self._train_gan(data)
         self.fit_seconds_ = {"gan": time.perf_counter() - started}
         started = time.perf_counter()
         self.encoder_ = dcgan_encoder(self.latent_dim, self.shape, self.d_filters)
-        self._train_encoder(images)
+        self._train_encoder(data)
         self.fit_seconds_["encoder"] = time.perf_counter() - started
         return self.generator_
 
-    def _train_gan(self, images):
+    def _train_gan(self, data):
         g, d = self.generator_, self.discriminator_
         g_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.5)
         d_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.5)
@@ -190,13 +221,13 @@ class AnoGAN(Detector):
         fixed_z = np.random.default_rng(self.random_state).uniform(-1, 1, (4, self.latent_dim)).astype(np.float32)
         self.history_ = {"d_loss": [], "g_loss": [], "d_real": []}
         self.snapshots_ = []
-        for epoch, losses in enumerate(self._epochs(step, images, self.epochs, self.random_state), start=1):
+        for epoch, losses in enumerate(self._epochs(step, data, self.epochs, self.random_state), start=1):
             for key, value in zip(self.history_, losses):
                 self.history_[key].append(float(value))
             if self.snapshot_every and (epoch % self.snapshot_every == 0 or epoch == 1):
                 self.snapshots_.append((epoch, keras.ops.convert_to_numpy(g(fixed_z, training=False))[..., 0]))
 
-    def _train_encoder(self, images):
+    def _train_encoder(self, data):
         g, d, e = self.generator_, self.discriminator_, self.encoder_
         opt = keras.optimizers.Adam(1e-3)
 
@@ -209,22 +240,32 @@ class AnoGAN(Detector):
             opt.apply_gradients(zip(tape.gradient(loss, e.trainable_variables), e.trainable_variables))
             return tf.stack([loss])
 
-        self.history_["e_loss"] = [float(loss) for (loss,) in self._epochs(step, images, self.encoder_epochs, self.random_state + 1)]
+        self.history_["e_loss"] = [float(loss) for (loss,) in self._epochs(step, data, self.encoder_epochs, self.random_state + 1)]
 
-    def _epochs(self, step, images, epochs, seed):
+    def _epochs(self, step, data, epochs, seed):
         """Run ``step`` on every batch for ``epochs`` passes; yield each pass's mean of step's outputs.
 
-        The batches are ``n // batch_size`` near-equal parts of a permutation drawn with ``seed``
-        every pass; a pass is one graph call (calls from Python would cost ~15 % more time).
+        ``data``: a tensor of images (n, height, width, 1): the batches are ``n // batch_size`` near-equal
+        parts of a permutation drawn with ``seed`` every pass, and a pass is one graph call (calls
+        from Python would cost ~15 % more time). Or :class:`aadlib.benchmark.FeatureFiles` of
+        patches: batches of ``batch_size`` from its ``tf.data`` pipeline, shuffled with ``seed``,
+        one graph call per batch.
         """
-        n = int(images.shape[0])
+        if hasattr(data, "dataset"):
+            batches = data.dataset(self._scaled, self.batch_size, seed)
+            batch_step = tf.function(lambda rows: step(tf.reshape(rows, (-1, *self.shape, 1))),
+                                     input_signature=[tf.TensorSpec((None, data.n_features), tf.float32)])
+            for _ in range(epochs):
+                yield np.mean([batch_step(rows).numpy() for rows in batches], axis=0)
+            return
+        n = int(data.shape[0])
         bounds = np.cumsum([0] + [len(part) for part in np.array_split(np.arange(n), max(1, n // self.batch_size))])
 
         @tf.function
         def one_pass(shuffled):
             outputs = tf.TensorArray(tf.float32, size=len(bounds) - 1)
             for i in tf.range(len(bounds) - 1):
-                outputs = outputs.write(i, step(tf.gather(images, shuffled[tf.gather(bounds, i) : tf.gather(bounds, i + 1)])))
+                outputs = outputs.write(i, step(tf.gather(data, shuffled[tf.gather(bounds, i) : tf.gather(bounds, i + 1)])))
             return tf.reduce_mean(outputs.stack(), axis=0)
 
         order = np.random.default_rng(seed)
@@ -281,12 +322,14 @@ class AnoGAN(Detector):
         """f-AnoGAN: z = E(x) in one pass of the encoder; (n_samples, latent_dim)."""
         return keras.ops.convert_to_numpy(self.encoder_(self._images(np.asarray(X, dtype=float)), training=False))
 
-    def score_parts(self, X, search=None):
+    def score_parts(self, X, search=None, rebuilt=True):
         """Residual and discrimination loss of every patch, and the generated patch that explains it.
 
         Args:
             X (np.ndarray): (n_samples, height * width) patches.
             search (str | None): "gradient" or "encoder" (default: the detector's ``search``).
+            rebuilt (bool): Also return the generated patches (as large as X: leave them out when
+                scoring many patches).
 
         Returns:
             dict: ``residual`` and ``discrimination`` (n_samples,), ``score`` =
@@ -302,14 +345,13 @@ class AnoGAN(Detector):
         for first in range(0, len(X), SCORE_CHUNK):
             part = X[first : first + SCORE_CHUNK]
             z = self.latent_search(part, start=starts[first : first + SCORE_CHUNK])[0] if search == "gradient" else self.encode(part)
-            chunks.append([t.numpy() for t in self._losses(self._images(part), tf.constant(z))])
-        residual, discrimination, rebuilt = (np.concatenate(parts) for parts in zip(*chunks))
-        return {"residual": residual, "discrimination": discrimination,
-                "score": (1 - self.lam) * residual + self.lam * discrimination,
-                "rebuilt": self._units(rebuilt).reshape(len(X), -1)}
+            chunks.append([t.numpy() for t in self._losses(self._images(part), tf.constant(z))[: 3 if rebuilt else 2]])
+        residual, discrimination, *generated = (np.concatenate(parts) for parts in zip(*chunks))
+        parts = {"residual": residual, "discrimination": discrimination, "score": (1 - self.lam) * residual + self.lam * discrimination}
+        return {**parts, "rebuilt": self._units(generated[0]).reshape(len(X), -1)} if rebuilt else parts
 
     def _score(self, X):
-        return self.score_parts(X)["score"]
+        return self.score_parts(X, rebuilt=False)["score"]
 
     def generate(self, n, seed=0):
         """n patches (n, height, width) from random z, in the units of the training data."""

@@ -1,4 +1,4 @@
-"""Peak memory of training an autoencoder on a large feature set: in memory, or from disk through tf.data.
+"""Peak memory of training an autoencoder and a GAN on a large feature set: in memory, or from disk through tf.data.
 
 Usage: python benchmarks/stream_memory.py [N_CLIPS] [N_VALUES] [WORKDIR]
 
@@ -10,10 +10,10 @@ the training set:
 - in memory: the files read into one array, as `aad benchmark` does below `--max-memory`;
 - streamed: `aadlib.benchmark.FeatureFiles`, as `aad benchmark` does above it.
 
-Then the GAN methods' path, which holds its patches in memory at any size: `fanogan` as `aad
-benchmark` builds it (each file's values as 64 patches of 32 x 32), on the first 1,000 files
-(64,000 patches: about 900 clips of 10 s), for 1 epoch of the GAN and 1 of the encoder (memory does
-not grow with epochs), scoring its training patches for the threshold.
+Then `fanogan` as `aad benchmark` builds it (each file's values as 64 patches of 32 x 32), on the
+first 1,000 files (64,000 patches: about 900 clips of 10 s), for 1 epoch of the GAN and 1 of the
+encoder (memory does not grow with epochs), scoring its training patches for the threshold; again
+in memory and from disk.
 
 Prints a Markdown table: seconds and peak resident memory (MB) of each process.
 """
@@ -34,13 +34,15 @@ from aadlib.autoencoders import Autoencoder
 from aadlib.benchmark import FeatureFiles, PerPatch
 folder, mode = sys.argv[1], sys.argv[2]
 paths = sorted(Path(folder).glob("*.npy"))
-files = FeatureFiles(paths[:1000] if mode == "gan" else paths)
+gan = mode.startswith("gan")
+files = FeatureFiles(paths[:1000] if gan else paths)
+data = files if mode.endswith("streamed") else np.asarray(files)
 started = time.perf_counter()
-if mode == "gan":
+if gan:
     from aadlib.gan import AnoGAN
-    detector = PerPatch(AnoGAN(search="encoder", epochs=1, encoder_epochs=1, random_state=0), 1024).fit(files).detector
+    detector = PerPatch(AnoGAN(search="encoder", epochs=1, encoder_epochs=1, random_state=0), 1024).fit(data).detector
 else:
-    detector = Autoencoder(epochs=2, batch_size=256, random_state=0).fit(files if mode == "streamed" else np.asarray(files))
+    detector = Autoencoder(epochs=2, batch_size=256, random_state=0).fit(data)
 print(json.dumps({"seconds": time.perf_counter() - started, "gb": files.nbytes / 2**30,
                   "threshold": float(detector.threshold_),
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -59,7 +61,8 @@ def main():
     print("| model | training data | GB (float32) | seconds | peak MB |")
     print("| --- | --- | --- | --- | --- |")
     for model, mode, label in (("dense_ae", "memory", "in memory"), ("dense_ae", "streamed", "from disk (tf.data)"),
-                               ("fanogan, 1 epoch", "gan", "64,000 patches (1,000 files), in memory")):
+                               ("fanogan, 1 epoch", "gan", "64,000 patches (1,000 files), in memory"),
+                               ("fanogan, 1 epoch", "gan-streamed", "64,000 patches (1,000 files), from disk (tf.data)")):
         result = subprocess.run([sys.executable, "-c", TRAIN, str(folder), mode], capture_output=True, text=True, check=True)
         r = json.loads(result.stdout.strip().splitlines()[-1])
         print(f"| {model} | {label} | {r['gb']:.2f} | {r['seconds']:.0f} | {r['peak_mb']:.0f} |", flush=True)

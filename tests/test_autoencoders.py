@@ -93,6 +93,16 @@ def test_reconstruct_in_batches_equals_one_call():
     np.testing.assert_allclose(reconstruct(model, x, batch_size=3), np.asarray(model(x, training=False)), rtol=1e-6)
 
 
+def test_scores_computed_a_block_at_a_time_equal_one_block(monkeypatch):
+    from aadlib import autoencoders
+
+    train, test, _ = ring_data()
+    detector = small_ae().fit(train)
+    whole = detector.decision_function(test)
+    monkeypatch.setattr(autoencoders, "SCORE_BATCH", 7)  # 60 rows in blocks of 7, the last of 4
+    np.testing.assert_allclose(detector.decision_function(test), whole, rtol=1e-6)
+
+
 def test_frame_level_scores_average_per_clip():
     train, test, _ = ring_data()
     detector = small_ae().fit(train)

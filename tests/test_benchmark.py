@@ -297,7 +297,7 @@ def test_feature_files_stream_an_autoencoder_through_tf_data(tmp_path):
     scaler = train.scaler()
     np.testing.assert_allclose(scaler.mean_, in_memory.mean(axis=0), atol=1e-6)
     np.testing.assert_allclose(scaler.scale_, in_memory.std(axis=0), rtol=1e-5)
-    dataset = train.dataset(scaler, batch_size=16, seed=0)
+    dataset = train.dataset(scaler.transform, batch_size=16, seed=0)
     epochs = [np.concatenate(list(dataset)) for _ in range(2)]
     assert [len(x) for x in dataset] == [16, 16, 16, 2]
     for rows in epochs:  # every row once per epoch, in a new order
@@ -316,7 +316,47 @@ def test_a_machine_larger_than_the_memory_limit_trains_from_disk(folder, tmp_pat
     streamed = []
     original = benchmark.FeatureFiles.dataset
     monkeypatch.setattr(benchmark.FeatureFiles, "dataset", lambda self, *args: streamed.append(len(self)) or original(self, *args))
-    table = benchmark.run(root, ["dense_ae", "lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False, max_memory_mb=0.001)
-    assert streamed == [10, 10]  # dense_ae's training clips of both machines; lof reads them whole
+    table = benchmark.run(root, ["dense_ae", "lof", "fanogan"], out_dir=tmp_path / "out", n_jobs=1, progress=False, max_memory_mb=0.001)
+    # per machine: dense_ae's 10 training clips; lof reads them whole; fanogan's GAN and encoder each
+    # stream the clips' 80 patches (8 per 2 s clip)
+    assert streamed == [10, 80, 80] * 2
     machines = table[table.machine.str.startswith("id_")]
-    assert (machines.error == "").all() and machines.auc.min() >= 0.9
+    assert (machines.error == "").all(), machines.error.to_dict()
+    # fanogan is not judged on these synthetic clicks (see test_the_gan_methods_score_clips_by_their_patches)
+    assert machines[machines.method != "fanogan"].auc.min() >= 0.9
+    assert len(pd.read_csv(tmp_path / "out" / "anomaly_score_valve_id_00_fanogan.csv", header=None)) == 8
+
+
+def _bands(rng, n):
+    """n smooth 16 x 16 patches: horizontal bands of random level and slope, flat."""
+    rows = np.linspace(0, 1, 16)[:, None]
+    return np.stack([(a + b * rows) * np.ones((16, 16)) for a, b in rng.normal(size=(n, 2))]).reshape(n, -1)
+
+
+def test_feature_files_stream_a_gan_through_tf_data(tmp_path):
+    from aadlib.gan import AnoGAN
+
+    rng = np.random.default_rng(0)
+    clips = [_bands(rng, 8) for _ in range(40)]  # 40 normal clips of 8 patches
+    clips += [_bands(rng, 8) + rng.normal(scale=2, size=(8, 256)) for _ in range(8)]  # 8 noisy ones
+    paths = []
+    for i, patches in enumerate(clips):
+        paths.append(tmp_path / f"{i}.npy")
+        np.save(paths[-1], patches.reshape(8, 16, 16).astype(np.float32))
+    train, test = benchmark.FeatureFiles(paths[:32], chunk=5), benchmark.FeatureFiles(paths[32:], chunk=5)
+    patches = train.as_rows(256)
+    assert (train.shape, patches.shape, patches.rows_per_file) == ((32, 2048), (256, 256), 8)
+    np.testing.assert_array_equal(np.asarray(patches), np.concatenate(clips[:32]).astype(np.float32))
+    batches = list(patches.dataset(lambda rows: -rows, batch_size=32, seed=0))
+    assert [len(b) for b in batches] == [32] * 8
+    np.testing.assert_array_equal(np.sort(np.concatenate(batches), axis=0), np.sort(-np.asarray(patches), axis=0))
+    def clip_of(row):
+        return next(i for i, clip in enumerate(clips[:32]) if np.any(np.all(np.isclose(clip, row, atol=1e-5), axis=1)))
+    assert len({clip_of(row) for row in -batches[0]}) > 4  # a batch mixes the patches of many clips
+    gan = AnoGAN(shape=(16, 16), search="encoder", epochs=3, encoder_epochs=2, batch_size=32, random_state=0).fit(patches)
+    assert [len(gan.history_[key]) for key in ("d_loss", "e_loss")] == [3, 2]
+    assert (gan.low_, gan.high_) == (float(np.asarray(patches).min()), float(np.asarray(patches).max()))
+    assert gan.decision_scores_.shape == (256,) and np.isfinite(gan.threshold_)
+    clip_scores = benchmark.PerPatch(gan, 256).decision_function(test)
+    np.testing.assert_allclose(clip_scores, benchmark.PerPatch(gan, 256).decision_function(np.asarray(test)), rtol=1e-5)
+    assert auc(np.r_[np.zeros(8), np.ones(8)], clip_scores) >= 0.9  # noise is far from every band
