@@ -25,10 +25,21 @@ def main(argv=None):
         "aad benchmark ~/data/dcase2020/dev --method lof --method dense_ae --seeds 3 --out results/",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    fetch_parser = commands.add_parser("fetch", help="download, verify and unpack data sets into the cache")
+    fetch_parser = commands.add_parser(
+        "fetch",
+        help="download, verify and unpack data sets into the cache",
+        description="Download registered data sets from their public URLs (with a progress bar), verify their "
+        "SHA-256 checksums and unpack them into the cache: data/ of a course checkout, else ~/.cache/aadlib; "
+        "the environment variable AAD_DATA_DIR overrides both. A data set already there is not downloaded again.",
+        epilog="example: aad fetch anomaly_mini",
+    )
     fetch_parser.add_argument("names", nargs="*", default=["anomaly_mini"], help=f"registered data sets: {', '.join(REGISTRY)}")
     student_parser = commands.add_parser(
-        "student", help="write student copies: solutions replaced by stubs, solution text removed, outputs cleared"
+        "student",
+        help="write student copies: solutions replaced by stubs, solution text removed, outputs cleared",
+        description="Write a student copy of every chapter in NOTEBOOK_DIR to OUT_DIR: each exercise's solution "
+        "code is replaced by a stub, solution text is removed and outputs are cleared.",
+        epilog="example: aad student notebooks/ student/",
     )
     student_parser.add_argument("notebook_dir", help="folder of the chapters, e.g. notebooks/")
     student_parser.add_argument("out_dir", help="folder for the copies (created)")
@@ -54,7 +65,7 @@ def main(argv=None):
     try:
         if args.command == "fetch":
             for name in args.names:
-                print(f"{name}: {fetch(name)}")
+                print(f"{name}: {fetch(name, progress=True)}")
         elif args.command == "benchmark":
             table = run(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, sr=args.sr, n_jobs=args.jobs,
                         cache_dir=args.cache, on_bad=args.on_bad, max_memory_mb=args.max_memory)

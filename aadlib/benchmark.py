@@ -416,11 +416,11 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
     for kind in sorted({METHODS[m][0] for m in methods}):
         cached_by_kind[kind], _ = features_of(folder, list(frame.file), kind, sr=sr, n_jobs=n_jobs, cache_dir=cache_dir,
                                               on_bad=on_bad, progress=progress, load=False)
+    max_bytes = (MAX_MEMORY_MB if max_memory_mb is None else max_memory_mb) * 2**20
     rows = []
     for (machine_type, machine), members in frame.groupby("group", sort=True):
         for method in methods:
-            rows.extend(_run_machine(method, machine_type, machine, members, cached_by_kind[METHODS[method][0]], seeds, out_dir,
-                                     (MAX_MEMORY_MB if max_memory_mb is None else max_memory_mb) * 2**20))
+            rows.extend(_run_machine(method, machine_type, machine, members, cached_by_kind[METHODS[method][0]], seeds, out_dir, max_bytes))
     table = pd.DataFrame(rows)
     table = pd.concat([table, _averages(table)], ignore_index=True)
     table.to_csv(out_dir / "results.csv", index=False)
@@ -506,6 +506,9 @@ def to_markdown(table):
 RECORDED = ("auc", "auc_std", "pauc", "pauc_std", "ap", "ap_std", "fit_s", "fit_s_std", "score_s", "score_s_std")
 """The numbers a chapter records per method: the means and spreads over seeds that :func:`run` reports."""
 
+_OPTIONAL = ("seeds", "feature_s")
+"""Numbers a chapter may record too (see :func:`record`)."""
+
 
 def _records(data):
     return writable_cache() / "results" / data
@@ -538,7 +541,7 @@ def record(chapter, rows, data="anomaly_mini"):
 
     written = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     table = pd.DataFrame([{"method": method, "chapter": chapter, "written": written, "aadlib": __version__,
-                           **{key: values.get(key) for key in (*RECORDED, "seeds", "feature_s")}}
+                           **{key: values.get(key) for key in (*RECORDED, *_OPTIONAL)}}
                           for method, values in rows.items()])
     path = _records(data) / f"{chapter}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -561,7 +564,7 @@ def recorded(methods, data="anomaly_mini"):
     """
     files = sorted(_records(data).glob("*.csv"))
     if not files:  # typed, so that rows measured elsewhere can be added to it
-        numbers = (*RECORDED, "seeds", "feature_s")
+        numbers = (*RECORDED, *_OPTIONAL)
         return pd.DataFrame(columns=["chapter", "written", "aadlib", *numbers], index=pd.Index([], name="method")).astype(dict.fromkeys(numbers, float))
     table = pd.concat([pd.read_csv(path) for path in files], ignore_index=True)
     table = table[table.method.isin(methods)].sort_values("written").drop_duplicates("method", keep="last").set_index("method")

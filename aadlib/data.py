@@ -97,7 +97,7 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def fetch(name="anomaly_mini"):
+def fetch(name="anomaly_mini", progress=False):
     """Make sure a registered data set is in the cache and unpacked; return its folder.
 
     Nothing is downloaded when the archive is already in the cache with the
@@ -108,6 +108,8 @@ def fetch(name="anomaly_mini"):
 
     Args:
         name (str): A key of :data:`REGISTRY`.
+        progress (bool): Show a progress bar while downloading (``aad fetch`` does; the chapters
+            do not, to keep their pages clean).
 
     Returns:
         pathlib.Path: The folder with the WAV files.
@@ -125,7 +127,7 @@ def fetch(name="anomaly_mini"):
     if archive.is_file() and sha256(archive) != entry.sha256:
         _set_aside(archive, entry)
     if not archive.is_file():
-        _download(entry, cache)
+        _download(entry, cache, progress)
     return _unpack(archive, entry)
 
 
@@ -145,7 +147,7 @@ def _set_aside(path, entry):
     )
 
 
-def _download(entry, cache):
+def _download(entry, cache, progress=False):
     import pooch
 
     by_hand = (
@@ -160,7 +162,7 @@ def _download(entry, cache):
     logger.setLevel("WARNING")
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        pooch.retrieve(entry.url, known_hash=None, fname=partial, path=cache, progressbar=False)
+        pooch.retrieve(entry.url, known_hash=None, fname=partial, path=cache, progressbar=progress)
     except Exception as error:  # requests, urllib3 and OS errors all mean the same to a reader
         raise AadError(f"Could not download {entry.filename} ({type(error).__name__}); {by_hand}.") from None
     finally:

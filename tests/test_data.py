@@ -315,6 +315,29 @@ def test_command_line_fetch_prints_the_folder(registry, capsys):
     assert capsys.readouterr().out == f"test: {cache / 'anomaly_mini'}\n"
 
 
+def test_command_line_fetch_shows_a_progress_bar_while_downloading(registry, http_folder, capsys):
+    from aadlib.__main__ import main
+
+    register, payload, cache = registry
+    served, base = http_folder
+    (served / "test.zip").write_bytes(payload)
+    register(f"{base}/test.zip")
+    assert main(["fetch", "test"]) == 0
+    captured = capsys.readouterr()
+    assert "100%" in captured.err and captured.out.endswith(f"test: {cache / 'anomaly_mini'}\n")
+    assert main(["fetch", "test"]) == 0  # cached: nothing to show
+    assert "100%" not in capsys.readouterr().err
+
+
+def test_command_line_help_gives_an_example_for_every_command(capsys):
+    from aadlib.__main__ import main
+
+    for command in ("fetch", "student", "benchmark"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert f"example: aad {command} " in capsys.readouterr().out
+
+
 def test_download_says_what_it_fetches_and_restores_pooch_logging(registry, http_folder, capsys):
     import pooch
 
