@@ -346,6 +346,8 @@ def test_feature_files_stream_a_gan_through_tf_data(tmp_path):
     train, test = benchmark.FeatureFiles(paths[:32], chunk=5), benchmark.FeatureFiles(paths[32:], chunk=5)
     patches = train.as_rows(256)
     assert (train.shape, patches.shape, patches.rows_per_file) == ((32, 2048), (256, 256), 8)
+    with pytest.raises(AadError, match="holds 2048 values, not rows of 300"):
+        train.as_rows(300)
     np.testing.assert_array_equal(np.asarray(patches), np.concatenate(clips[:32]).astype(np.float32))
     batches = list(patches.dataset(lambda rows: -rows, batch_size=32, seed=0))
     assert [len(b) for b in batches] == [32] * 8
