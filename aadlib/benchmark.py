@@ -217,7 +217,7 @@ class FeatureFiles:
         return 4 * len(self) * self.n_features
 
     def _read(self, paths):
-        return np.concatenate([np.load(path).reshape(-1, self.n_features) for path in paths]).astype(np.float32)
+        return np.concatenate([np.load(path).reshape(-1, self.n_features) for path in paths]).astype(np.float32, copy=False)
 
     def chunks(self):
         """The rows of ``chunk`` files at a time: arrays (<= chunk * rows_per_file, n_features) float32."""
@@ -225,7 +225,7 @@ class FeatureFiles:
             yield self._read(self.paths[start : start + self.chunk])
 
     def __array__(self, dtype=None, copy=None):
-        return np.concatenate(list(self.chunks())).astype(dtype or np.float32)
+        return np.concatenate(list(self.chunks())).astype(dtype or np.float32, copy=False)
 
     def scaler(self, standardize=True):
         """A StandardScaler fitted chunk by chunk (identity if not ``standardize``)."""
@@ -305,12 +305,12 @@ class PerPatch:
 
     def fit(self, X):
         """Fit on the patches of X: an array (n_clips, n_values), or :class:`FeatureFiles`, whose patches stay on disk."""
-        self.detector.fit(X.as_rows(self.patch_size) if hasattr(X, "as_rows") else np.asarray(X).reshape(-1, self.patch_size))
+        self.detector.fit(X.as_rows(self.patch_size) if isinstance(X, FeatureFiles) else np.asarray(X).reshape(-1, self.patch_size))
         return self
 
     def decision_function(self, X):
         """Clip scores (n_clips,): the mean score of each clip's patches."""
-        if hasattr(X, "chunks"):
+        if isinstance(X, FeatureFiles):
             return np.concatenate([self.decision_function(clips) for clips in X.chunks()])
         return score_clips(self.detector, np.asarray(X).reshape(len(X), -1, self.patch_size))
 
