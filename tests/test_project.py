@@ -2,6 +2,7 @@
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -10,26 +11,56 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
-def pins(lines):
-    found = {}
-    for line in lines:
-        line = line.split("#")[0].strip().lstrip("- ").strip()
-        match = re.fullmatch(r"([A-Za-z0-9_.\-\[\]]+)==([^\s;]+)", line)
-        if match:
-            found[match.group(1).lower()] = match.group(2)
-    return found
+def lock_entries():
+    """{name: (version, marker or None, hashes)} of every package in the lock requirements.txt."""
+    from packaging.requirements import Requirement
+
+    entries = {}
+    for block in re.split(r"\n(?=\S)", (ROOT / "requirements.txt").read_text()):
+        first = block.split("\\")[0].strip()
+        if not first or first.startswith("#"):
+            continue
+        requirement = Requirement(first)
+        (version,) = [spec.version for spec in requirement.specifier if spec.operator == "=="]
+        entries.setdefault(requirement.name.lower(), []).append((version, requirement.marker, re.findall(r"--hash=sha256:(\w+)", block)))
+    return entries
 
 
-def test_environment_yml_agrees_with_requirements_txt():
-    requirements = pins((ROOT / "requirements.txt").read_text().splitlines())
-    environment = pins((ROOT / "environment.yml").read_text().splitlines())
-    assert requirements, "requirements.txt pins nothing"
-    assert environment == requirements
-    assert "- -e ." in (ROOT / "environment.yml").read_text()
+def direct_requirements():
+    from packaging.requirements import Requirement
+
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.in").read_text().splitlines()]
+    return [Requirement(line) for line in lines if line]
+
+
+def test_the_lock_pins_every_package_with_its_hashes():
+    entries = lock_entries()
+    assert len(entries) > 150  # the whole environment, not only the direct requirements
+    for name, versions in entries.items():
+        assert all(hashes for _, _, hashes in versions), f"{name} has no hash in requirements.txt"
+
+
+def test_the_lock_was_made_from_the_direct_requirements():
+    header = (ROOT / "requirements.txt").read_text().split("\n")[1]
+    assert "uv pip compile --universal --generate-hashes" in header and "requirements.in -o requirements.txt" in header
+    entries = lock_entries()
+    for requirement in direct_requirements():
+        (spec,) = requirement.specifier
+        assert spec.operator == "==", f"{requirement.name} is a direct requirement: pin it exactly in requirements.in"
+        assert spec.version in [version for version, _, _ in entries[requirement.name.lower()]], f"requirements.txt has another {requirement.name}; run make lock"
+    assert "keras" in [requirement.name for requirement in direct_requirements()]
 
 
 def test_jupyter_book_is_pinned_to_the_sphinx_generation():
-    assert pins((ROOT / "requirements.txt").read_text().splitlines())["jupyter-book"].startswith("1.")
+    (version, _, _), = lock_entries()["jupyter-book"]
+    assert version.startswith("1.")
+
+
+def test_conda_and_binder_install_the_same_lock():
+    environment = (ROOT / "environment.yml").read_text()
+    pip_lines = re.findall(r"^      - (.+)$", environment, flags=re.MULTILINE)
+    assert pip_lines == ["-r requirements.txt"]
+    assert "pip install --no-deps --no-build-isolation -e ." in (ROOT / "postBuild").read_text()
 
 
 def test_there_are_chapters():
@@ -44,16 +75,119 @@ def test_notebook_is_committed_without_outputs(path):
             assert not cell.get("outputs") and cell.get("execution_count") is None
 
 
-def repository_url():
-    return re.search(r"^repository:\n  url: (\S+)$", (ROOT / "_config.yml").read_text(), re.MULTILINE).group(1)
+def repository():
+    """(url, ref) of _config.yml: where the Colab cells install aadlib from."""
+    config = (ROOT / "_config.yml").read_text()
+    return re.search(r"^repository:\n  url: (\S+)\n  branch: (\S+)$", config, re.MULTILINE).groups()
 
 
-def test_the_repository_url_is_the_same_everywhere():
-    url = repository_url()
+def setup_cell(path):
+    return "".join(json.loads(path.read_text())["cells"][0]["source"])
+
+
+def test_the_repository_url_and_ref_are_the_same_everywhere():
+    url, ref = repository()
     assert f'Repository = "{url}"' in (ROOT / "pyproject.toml").read_text()
     for path in NOTEBOOKS:
-        colab_cell = "".join(json.loads(path.read_text())["cells"][0]["source"])
-        assert f"aadlib @ git+{url}" in colab_cell, f"{path.name}'s Colab cell must install from {url}, the repository.url of _config.yml"
+        assert re.search(rf'"aadlib(\[deep\])? @ git\+{re.escape(url)}@{re.escape(ref)}"', setup_cell(path)), \
+            f"{path.name}'s Colab cell must install from {url}@{ref}, the repository url and branch of _config.yml"
+
+
+def run_setup_cell(path, returncode, monkeypatch):
+    """Execute a chapter's Colab cell as on Colab, with pip answering ``returncode``; returns pip's command."""
+    import subprocess
+    import sys
+    import types
+
+    calls = []
+
+    def pip(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, returncode, "", "ERROR: No matching distribution found")
+
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", pip)
+    exec(setup_cell(path), {})
+    return calls
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_colab_cell_stops_with_one_sentence_when_pip_fails(path, monkeypatch, capsys):
+    (command,) = run_setup_cell(path, 0, monkeypatch)
+    assert command[1:4] == ["-m", "pip", "install"]
+    with pytest.raises(RuntimeError, match=r"^pip could not install aadlib.*run this cell again\.$"):
+        run_setup_cell(path, 1, monkeypatch)
+    assert "No matching distribution" in capsys.readouterr().out  # pip's own messages, shown above the error
+
+
+def imported_modules(source):
+    """Top-level names of every module a piece of code imports, wherever the import sits."""
+    import ast
+
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):  # inside aadlib: from .x import y
+            names |= {f"aadlib.{node.module}" if node.module else f"aadlib.{alias.name}" for alias in node.names}
+    return names
+
+
+def third_party_imports(source):
+    """The distributions a piece of code needs, following aadlib's own modules (their imports, lazy ones too)."""
+    import importlib.metadata
+    import sys
+
+    providers = importlib.metadata.packages_distributions()
+    needed, seen, todo = set(), set(), set(imported_modules(source))
+    while todo:
+        name = todo.pop()
+        top = name.split(".")[0]
+        if top == "aadlib":
+            module = ROOT / "aadlib" / f"{name.split('.')[1] if '.' in name else '__init__'}.py"
+            if module.is_file() and module not in seen:
+                seen.add(module)
+                todo |= imported_modules(module.read_text())
+        elif top not in sys.stdlib_module_names:
+            needed.add(top if top in ("tensorflow", "keras") else providers[top][0].lower())
+    return needed
+
+
+def installed_by(requirement):
+    """Distributions ``pip install <requirement>`` brings: aadlib's requirements with the extras asked for, and theirs."""
+    import importlib.metadata
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]  # not the installed metadata, which can be stale
+    extras = set(Requirement(requirement).extras)
+    brought = set()
+    todo = [Requirement(r) for r in project["dependencies"]]
+    todo += [Requirement(r) for extra in extras for r in project["optional-dependencies"][extra]]
+    while todo:
+        req = todo.pop()
+        if req.marker and not any(req.marker.evaluate({"extra": e}) for e in extras | {""}):
+            continue
+        name = req.name.lower()
+        if name in brought:
+            continue
+        brought.add(name)
+        try:
+            todo += [Requirement(r) for r in importlib.metadata.requires(name) or []]
+        except importlib.metadata.PackageNotFoundError:  # tensorflow, where tensorflow-cpu stands in for it
+            pass
+    return brought
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_colab_cell_installs_what_its_chapter_imports(path):
+    cells = json.loads(path.read_text())["cells"]
+    code = "\n".join("".join(c["source"]) for c in cells[1:] if c["cell_type"] == "code")
+    requirement = re.search(r'"(aadlib[^"]*)"', setup_cell(path)).group(1).split(" @ ")[0]
+    missing = third_party_imports(code) - installed_by(requirement) - {"ipython"}  # IPython: every Jupyter kernel has it
+    assert not missing, f"{path.name} imports {sorted(missing)}, which `pip install {requirement}` does not bring"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -83,6 +217,88 @@ def test_ci_runs_what_the_readme_promises():
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     commands = re.findall(r"^make [\w-]+", ci, flags=re.MULTILINE)
-    assert commands == ["make test", "make book", "make site-test"]
+    assert commands == ["make test", "make test-portability", "make book", "make site-test"]
     assert all(command in readme for command in commands)
     assert "apt-get install" in ci and "apt-get install chromium" in readme
+def platforms():
+    """Platform name -> (wheel platform tags a Python there accepts, its environment markers)."""
+    from packaging import tags
+
+    def linux(arch):  # glibc 2.28 (Debian 10, Ubuntu 18.10 and later; TensorFlow needs 2.27), and the legacy names
+        return [f"manylinux_2_{minor}_{arch}" for minor in range(28, 4, -1)] + [f"manylinux{year}_{arch}" for year in ("2014", "2010", "1")]
+
+    posix = {"os_name": "posix"}
+    return {
+        "Linux x86_64": (linux("x86_64"), {**posix, "sys_platform": "linux", "platform_machine": "x86_64", "platform_system": "Linux"}),
+        "Linux aarch64": (linux("aarch64"), {**posix, "sys_platform": "linux", "platform_machine": "aarch64", "platform_system": "Linux"}),
+        "macOS arm64": (list(tags.mac_platforms((14, 0), "arm64")), {**posix, "sys_platform": "darwin", "platform_machine": "arm64", "platform_system": "Darwin"}),
+        "Windows x86_64": (["win_amd64"], {"os_name": "nt", "sys_platform": "win32", "platform_machine": "AMD64", "platform_system": "Windows"}),
+    }
+
+
+PYTHONS = ("3.11", "3.12", "3.13")
+
+
+def markers(platform, python):
+    return {**platforms()[platform][1], "python_version": python, "python_full_version": f"{python}.9",
+            "implementation_name": "cpython", "platform_python_implementation": "CPython"}
+
+
+def lock_for(environment):
+    """The lock's entries for one platform, as requirements without markers (pip would evaluate them for the machine it runs on)."""
+    from packaging.requirements import Requirement
+
+    kept = []
+    for block in re.split(r"\n(?=\S)", (ROOT / "requirements.txt").read_text()):
+        first = block.split("\\")[0].strip()
+        if first and not first.startswith("#") and (Requirement(first).marker is None or Requirement(first).marker.evaluate(environment)):
+            kept.append(re.sub(r"\s*;[^\\]*", " ", block, count=1).split("\n    #")[0])
+    return "\n".join(kept) + "\n"
+
+
+def index_listing(name):
+    """(file name, sha256, Requires-Python) of every file PyPI's simple index lists for a project."""
+    import html
+    import urllib.request
+
+    page = urllib.request.urlopen(f"https://pypi.org/simple/{name}/", timeout=60).read().decode()
+    return [(file, digest, html.unescape(requires)) for file, digest, requires in
+            re.findall(r'href="[^"#]*/([^/"#]+)#sha256=([0-9a-f]{64})"(?: data-requires-python="([^"]*)")?', page)]
+
+
+def test_the_lock_installs_on_linux_macos_and_windows(tmp_path):
+    """Every package of the lock has a wheel with a locked hash for each platform and Python the README names,
+    by pip's own rules for tags and Requires-Python (the packaging library, which pip vendors). Needs the
+    package index; no wheel is downloaded. One real `pip install --dry-run` for macOS checks the same way."""
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    from packaging import tags
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import parse_wheel_filename
+
+    macos = tmp_path / "macos.txt"
+    macos.write_text(lock_for(markers("macOS arm64", "3.13")))
+    pip = subprocess.Popen([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-deps", "--ignore-installed",
+                            "--only-binary=:all:", "--platform", "macosx_14_0_arm64", "--python-version", "3.13.9",
+                            "--implementation", "cp", "--require-hashes", "-r", str(macos)], stderr=subprocess.PIPE, text=True)
+    entries = lock_entries()
+    with ThreadPoolExecutor(16) as pool:
+        listings = dict(zip(entries, pool.map(index_listing, entries)))
+    missing = []
+    for platform, (platform_tags, _) in platforms().items():
+        for python in PYTHONS:
+            version = tuple(map(int, python.split(".")))
+            accepted = {*tags.cpython_tags(version, platforms=platform_tags), *tags.compatible_tags(version, f"cp{version[0]}{version[1]}", platform_tags)}
+            environment = markers(platform, python)
+            for name, versions in entries.items():
+                for pinned, marker, hashes in versions:
+                    if marker is not None and not marker.evaluate(environment):
+                        continue
+                    if not any(file.endswith(".whl") and digest in hashes and accepted & parse_wheel_filename(file)[3]
+                               and environment["python_full_version"] in SpecifierSet(requires or "") for file, digest, requires in listings[name]):
+                        missing.append(f"{name}=={pinned} ({platform}, Python {python})")
+    assert not missing, f"no wheel with a locked hash for: {missing}"
+    assert pip.wait() == 0, pip.stderr.read()[-1000:]
