@@ -47,6 +47,16 @@ REGISTRY = {
             "set at 6 dB SNR; mono, 44.1 kHz, 2.5 s. MIMII (Purohit et al., DCASE 2019), CC BY-SA 4.0."
         ),
     ),
+    "musicnn": Download(
+        url="https://files.pythonhosted.org/packages/1b/6f/38229e7d99c438e11114bbfa39c8c39185458c398011d0b6d7d7c7401617/musicnn-0.1.0-py3-none-any.whl",
+        sha256="f38a4890c648c1ddbb141c5d96d2b0a8cfcd36746002d896989f7b88beb65cfa",
+        filename="musicnn-0.1.0-py3-none-any.whl",
+        folder="musicnn",
+        description=(
+            "The pretrained musicnn checkpoints (MTT/MSD x musicnn/VGG) inside the PyPI wheel of musicnn 0.1.0 "
+            "(Pons & Serra, ISC licence), read as data: its code needs TensorFlow 1 and is never installed."
+        ),
+    ),
 }
 
 
@@ -104,7 +114,8 @@ def fetch(name="anomaly_mini", progress=False):
     registered SHA-256. A cached archive with another checksum is renamed to
     ``<file>.corrupt`` (kept for inspection, never used) and downloaded again.
     The archive is unpacked beside itself, or into the user cache when the
-    cache folder is read-only (a shared copy).
+    cache folder is read-only (a shared copy); an archive a read-only cache
+    lacks is downloaded into the user cache.
 
     Args:
         name (str): A key of :data:`REGISTRY`.
@@ -122,12 +133,13 @@ def fetch(name="anomaly_mini", progress=False):
     if name not in REGISTRY:
         raise AadError(f"Unknown data set {name!r}; registered data sets: {', '.join(sorted(REGISTRY))}.")
     entry = REGISTRY[name]
-    cache = data_dir()
-    archive = cache / entry.filename
+    archive = data_dir() / entry.filename
+    if not archive.is_file():  # a read-only cache (a shared copy) without it: the user cache holds the download
+        archive = writable_cache() / entry.filename
     if archive.is_file() and sha256(archive) != entry.sha256:
         _set_aside(archive, entry)
     if not archive.is_file():
-        _download(entry, cache, progress)
+        _download(entry, archive.parent, progress)
     return _unpack(archive, entry)
 
 

@@ -4,10 +4,12 @@ Two families of backbones, one interface (:class:`Backbone`):
 
 * **musicnn** (Pons & Serra, 2019; ISC licence): CNNs trained to tag music
   (MagnaTagATune "MTT", Million Song Dataset "MSD"). Their TensorFlow 1
-  checkpoints ship in the PyPI package ``musicnn==0.1.0``; its own code needs
-  TensorFlow 1, so it is installed with ``pip install --no-deps`` and never
-  imported. :func:`musicnn_model` rebuilds the networks in Keras 3 and sets the
-  checkpoint's weights; the converted weights are cached in the data cache.
+  checkpoints ship in the PyPI wheel of ``musicnn`` 0.1.0, whose own code needs
+  TensorFlow 1: aadlib downloads the wheel as data (``aadlib.fetch("musicnn")``,
+  checked by its SHA-256), never installs or imports it, and reads the
+  checkpoints from it. :func:`musicnn_model` rebuilds the networks in Keras 3
+  and sets the checkpoint's weights; the converted weights are cached in the
+  data cache.
   Input: 96-band log-mel at 16 kHz (hop 256), patches of 187 frames (3 s).
 * **ImageNet CNNs** from ``keras.applications`` (MobileNetV2, ResNet50,
   DenseNet121) on the log-mel patch as a grey image copied to three channels.
@@ -17,7 +19,6 @@ Two families of backbones, one interface (:class:`Backbone`):
 Notebook: 06_transfer_learning.
 """
 
-import importlib.metadata
 import os
 import warnings
 from pathlib import Path
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import features
-from .data import sha256, writable_cache
+from .data import fetch, sha256, writable_cache
 from .utils import SEED, AadError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -33,7 +34,6 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 MUSICNN_VERSION = "0.1.0"
-MUSICNN_INSTALL = f"pip install --no-deps musicnn=={MUSICNN_VERSION}"
 SR = 16000
 """Sample rate (Hz) of every backbone's input."""
 N_MELS = 96
@@ -149,9 +149,10 @@ def patches(spec, n_frames=PATCH_FRAMES, hop=None):
 # ---------------------------------------------------------------------------
 
 def musicnn_checkpoint(name):
-    """The checkpoint prefix of a musicnn model inside the installed wheel, checked against its SHA-256.
+    """The checkpoint prefix of a musicnn model in the unpacked musicnn wheel, checked against its SHA-256.
 
-    The package is found with ``importlib.metadata`` and never imported (its code needs TensorFlow 1).
+    The wheel is fetched into the data cache on first use (29 MB, from PyPI's file host; see
+    ``aadlib.REGISTRY["musicnn"]``) and unpacked there; its code is never imported.
 
     Args:
         name (str): A key of :data:`MUSICNN_CHECKPOINTS`.
@@ -160,16 +161,10 @@ def musicnn_checkpoint(name):
         str: The checkpoint prefix (``.../musicnn/<name>/``) for ``tf.train`` readers.
     """
     family(name)
-    try:
-        dist = importlib.metadata.distribution("musicnn")
-    except importlib.metadata.PackageNotFoundError:
-        raise AadError(f"The musicnn weights are not installed; run `{MUSICNN_INSTALL}` (--no-deps: its code needs TensorFlow 1, aadlib only reads its checkpoints).") from None
-    if dist.version != MUSICNN_VERSION:
-        raise AadError(f"musicnn {dist.version} is installed but aadlib reads the checkpoints of {MUSICNN_VERSION}; run `{MUSICNN_INSTALL}`.")
-    folder = Path(dist.locate_file(f"musicnn/{name}"))
+    folder = fetch("musicnn") / name
     for path, expected in zip((folder / ".data-00000-of-00001", folder / ".index"), MUSICNN_CHECKPOINTS[name]):
         if not path.is_file() or sha256(path) != expected:
-            raise AadError(f"The musicnn checkpoint file {path} is missing or corrupt (SHA-256 differs); reinstall it with `pip install --force-reinstall --no-deps musicnn=={MUSICNN_VERSION}`.")
+            raise AadError(f"The musicnn checkpoint file {path} is missing or corrupt (SHA-256 differs); delete the folder {folder.parent} and run `aad fetch musicnn` to unpack it again.")
     return str(folder) + "/"
 
 
@@ -248,7 +243,7 @@ def convert_musicnn(model, name):
     try:
         reader = tf.compat.v1.train.NewCheckpointReader(prefix)
     except Exception as error:
-        raise AadError(f"The musicnn checkpoint {prefix} cannot be read ({type(error).__name__}); reinstall it with `pip install --force-reinstall --no-deps musicnn=={MUSICNN_VERSION}`.") from None
+        raise AadError(f"The musicnn checkpoint {prefix} cannot be read ({type(error).__name__}); delete the folder {Path(prefix).parent} and run `aad fetch musicnn` to unpack it again.") from None
     for layer in model.layers:
         names = {"BatchNormalization": ("gamma", "beta", "moving_mean", "moving_variance")}.get(type(layer).__name__, ("kernel", "bias"))
         if not layer.weights:

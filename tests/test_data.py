@@ -270,6 +270,21 @@ def test_read_only_cache_unpacks_into_the_user_cache(registry, tmp_path, monkeyp
     assert not (cache / "anomaly_mini").exists()
 
 
+def test_read_only_cache_without_the_file_downloads_into_the_user_cache(registry, http_folder, tmp_path, monkeypatch):
+    """CI's shared copy holds anomaly_mini only; what it lacks (musicnn's wheel) goes to the user cache."""
+    register, payload, cache = registry
+    served, base = http_folder
+    (served / "test.zip").write_bytes(payload)
+    cache.mkdir()
+    register(f"{base}/test.zip")
+    real_access = os.access
+    monkeypatch.setattr(data.os, "access", lambda path, mode: False if Path(path) == cache else real_access(path, mode))
+    assert aadlib.fetch("test") == tmp_path / "user-cache" / "anomaly_mini"
+    assert (tmp_path / "user-cache" / "test.zip").read_bytes() == payload and not list(cache.iterdir())
+    register(closed_port_url())  # a second call finds the download there
+    assert aadlib.fetch("test") == tmp_path / "user-cache" / "anomaly_mini"
+
+
 def test_unknown_data_set_lists_the_known_ones():
     with pytest.raises(AadError, match="Unknown data set 'nope'; registered data sets: anomaly_mini"):
         aadlib.fetch("nope")

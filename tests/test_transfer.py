@@ -1,7 +1,7 @@
 """aadlib.transfer: the Keras rebuild of musicnn agrees with the checkpoint's own TF1 graph; ImageNet backbones
 without their weights; one-sentence errors."""
 
-import importlib.metadata
+import re
 import shutil
 
 import keras
@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import aadlib
 from aadlib import AadError, transfer
 
 # The checkpoint's graph (its .meta file): tensors that hold each embedding layer and the tags.
@@ -51,8 +52,18 @@ def reference_outputs(name, x):
     return {k: v.reshape(len(x), -1) for k, v in out.items()}
 
 
+@pytest.fixture(scope="session")
+def musicnn_wheel():
+    """The musicnn wheel and its unpacked folder in the data cache (fetched once, from PyPI's file host)."""
+    folder = aadlib.fetch("musicnn")
+    return folder.parent / aadlib.REGISTRY["musicnn"].filename, folder
+
+
 @pytest.fixture
-def cache(tmp_path, monkeypatch):
+def cache(tmp_path, monkeypatch, musicnn_wheel):
+    """An empty data cache, but for links to the musicnn wheel and its unpacked folder."""
+    for path in musicnn_wheel:
+        (tmp_path / path.name).symlink_to(path)
     monkeypatch.setenv("AAD_DATA_DIR", str(tmp_path))
     return tmp_path
 
@@ -170,30 +181,27 @@ def test_unknown_backbone_and_layer_name_the_ones_that_exist():
         transfer.Backbone("MTT_musicnn", layer="avg_pool", pretrained=False)
 
 
-def test_a_missing_musicnn_wheel_says_what_to_install(cache, monkeypatch):
-    def not_installed(name):
-        raise importlib.metadata.PackageNotFoundError(name)
+def test_without_network_the_musicnn_weights_name_the_file_and_its_url(tmp_path, monkeypatch):
+    import pooch
 
-    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
-    with pytest.raises(AadError, match=r"pip install --no-deps musicnn==0\.1\.0"):
+    def offline(*args, **kwargs):
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.setenv("AAD_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(pooch, "retrieve", offline)
+    entry = aadlib.REGISTRY["musicnn"]
+    with pytest.raises(AadError, match=f"Could not download {re.escape(entry.filename)}.*{re.escape(entry.url)}.*{re.escape(str(tmp_path / entry.filename))}"):
         transfer.musicnn_model("MTT_musicnn")
 
 
-def test_a_corrupt_checkpoint_says_to_reinstall(cache, tmp_path, monkeypatch):
-    real = importlib.metadata.distribution("musicnn")
-    copy = tmp_path / "musicnn" / "MTT_musicnn"
-    shutil.copytree(real.locate_file("musicnn/MTT_musicnn"), copy)
-    data = copy / ".data-00000-of-00001"
+def test_a_corrupt_checkpoint_says_to_unpack_it_again(tmp_path, monkeypatch, musicnn_wheel):
+    wheel, folder = musicnn_wheel
+    (tmp_path / wheel.name).symlink_to(wheel)
+    shutil.copytree(folder, tmp_path / folder.name)
+    data = tmp_path / folder.name / "MTT_musicnn" / ".data-00000-of-00001"
     blob = bytearray(data.read_bytes())
     blob[1000] ^= 0xFF
     data.write_bytes(bytes(blob))
-
-    class Copied:
-        version = real.version
-
-        def locate_file(self, path):
-            return tmp_path / path
-
-    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: Copied())
-    with pytest.raises(AadError, match="corrupt.*--force-reinstall --no-deps musicnn==0.1.0"):
+    monkeypatch.setenv("AAD_DATA_DIR", str(tmp_path))
+    with pytest.raises(AadError, match=f"corrupt.*delete the folder {re.escape(str(tmp_path / folder.name))}.*aad fetch musicnn"):
         transfer.musicnn_model("MTT_musicnn")
