@@ -2,12 +2,14 @@
 
 Prints the time of every notebook at the end of the run and fails the run when one exceeds
 the budget (90 s on the 2-core reference machine; the one-time numba compile is paid by the
-unit tests, which run first).
+unit tests, which run first). ``AAD_NOTEBOOK_BUDGET_S`` sets another budget; the portability
+runs (benchmarks/portability.py) set none, since they check claims, not time, and report the times.
 """
 
+import os
 from collections import defaultdict
 
-NOTEBOOK_BUDGET_S = 90.0
+NOTEBOOK_BUDGET_S = float(os.environ.get("AAD_NOTEBOOK_BUDGET_S", 90))
 _seconds = defaultdict(float)
 
 

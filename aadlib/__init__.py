@@ -7,7 +7,7 @@ from . import data, detectors, features, metrics, plots, utils
 from .data import LAYOUTS, REGISTRY, Clips, fetch, load_clips, scan
 from .detectors import DETECTORS, GMM, KNN, LOF, OCSVM, IForest, evaluate_seeds, score_clips, summarize
 from .metrics import MAX_FPR, auc, evaluate, pauc, threshold_gamma, threshold_percentile
-from .utils import SEED, AadError, set_seed
+from .utils import SEED, AadError, seeds, set_seed
 
 __version__ = "0.1.0"
 
@@ -16,5 +16,5 @@ __all__ = [
     "LAYOUTS", "REGISTRY", "Clips", "fetch", "load_clips", "scan",
     "DETECTORS", "GMM", "KNN", "LOF", "OCSVM", "IForest", "evaluate_seeds", "score_clips", "summarize",
     "MAX_FPR", "auc", "evaluate", "pauc", "threshold_gamma", "threshold_percentile",
-    "SEED", "AadError", "set_seed",
+    "SEED", "AadError", "seeds", "set_seed",
 ]

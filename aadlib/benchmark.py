@@ -39,7 +39,7 @@ from . import features
 from .data import LAYOUTS, read_wav, scan, user_cache_dir, writable_cache
 from .detectors import GMM, KNN, LOF, OCSVM, IForest, score_clips, summarize
 from .metrics import evaluate
-from .utils import AadError
+from .utils import AadError, seeds as seed_list
 
 MUSICNN_BACKBONES = ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")
 """The backbones of :mod:`aadlib.transfer` that work offline (named here so that ``aad --help`` need not import Keras)."""
@@ -385,7 +385,8 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
     Args:
         folder (str | Path): Data folder in one of the layouts of :data:`aadlib.data.LAYOUTS`.
         methods (list[str]): Keys of :data:`METHODS`.
-        seeds (int): Seeds 0 .. seeds - 1 per method (results are means over them).
+        seeds (int): Seeds 0 .. seeds - 1 per method (results are means over them; ``AAD_SEED_OFFSET``
+            shifts them, see :func:`aadlib.utils.seeds`).
         out_dir (str | Path): Output folder (created).
         sr (int): Sample rate (Hz) the clips are resampled to.
         n_jobs (int): Feature-extraction workers (-1 = all cores).
@@ -442,7 +443,7 @@ def _run_machine(method, machine_type, machine, members, cached, seeds, out_dir,
         X_train, X_test = (_features([cached[i] for i in part], max_bytes) for part in (train, test))
         example = np.load(cached[train[0]])
         runs, all_scores = [], []
-        for seed in range(seeds):
+        for seed in seed_list(seeds):
             started = time.perf_counter()
             detector = METHODS[method][1](seed, example).fit(X_train)
             fit_s = time.perf_counter() - started

@@ -1,6 +1,7 @@
 """Seeds and the error type shared by every aadlib module.
 
-Notebook: every chapter calls :func:`set_seed` once, right after its imports.
+Notebook: every chapter calls :func:`set_seed` once, right after its imports; the chapters that
+train models take their seeds from :func:`seeds`.
 """
 
 import os
@@ -11,6 +12,8 @@ import numpy as np
 
 SEED = 42
 """The one seed the course uses; every random choice in aadlib defaults to it."""
+
+SEED_OFFSET_ENV = "AAD_SEED_OFFSET"
 
 
 class AadError(Exception):
@@ -39,8 +42,29 @@ def set_seed(seed=SEED):
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)
-    if "keras" in sys.modules or "tensorflow" in sys.modules:
-        import keras
-
-        keras.utils.set_random_seed(seed)
+    if "keras" in sys.modules:  # seeds TensorFlow too
+        sys.modules["keras"].utils.set_random_seed(seed)
+    elif "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].random.set_seed(seed)
     return seed
+
+
+def seeds(n=3):
+    """The seeds a chapter trains its models with, and ``aad benchmark --seeds n`` runs: 0 to n - 1.
+
+    The environment variable ``AAD_SEED_OFFSET`` shifts them: with ``AAD_SEED_OFFSET=3``, three seeds
+    are 3, 4 and 5. Run a chapter so to see how far its numbers move with the seeds
+    (``benchmarks/portability.py`` does it for every chapter).
+
+    Args:
+        n (int): How many seeds.
+
+    Returns:
+        list[int]: The seeds.
+
+    Notebook: 02_autoencoders_1d to 07_comparison.
+    """
+    offset = os.environ.get(SEED_OFFSET_ENV, "0")
+    if not offset.lstrip("-").isdigit():
+        raise AadError(f"{SEED_OFFSET_ENV} must be a whole number, not {offset!r}; unset it to train with seeds 0 to {n - 1}.")
+    return list(range(int(offset), int(offset) + n))

@@ -80,12 +80,29 @@ def test_no_solution_leaks_from_a_chapter(path, tmp_path):
 
 
 def test_every_non_exercise_cell_of_every_student_copy_runs(tmp_path):
-    """Execute the copies: only the stubs may fail, and only with NotImplementedError."""
+    """Execute the copies: only the stubs may fail, and only with NotImplementedError.
+
+    The copies run side by side, one per core (up to 4), each kernel with one thread for TensorFlow and
+    OpenBLAS: the chapters' small networks train about as fast on one thread, so this takes about half
+    the time of one copy after another. It also runs every chapter in the `threads-1` setting of
+    benchmarks/portability.py, whose asserts hold there too."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
     from nbclient import NotebookClient
 
-    for path in write_student_copies(ROOT / "notebooks", tmp_path):
+    one_thread = {**os.environ, "TF_NUM_INTRAOP_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+    def executed(path):
         nb = nbformat.read(path, as_version=4)
-        NotebookClient(nb, timeout=600, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute()
+        NotebookClient(nb, timeout=600, allow_errors=True, resources={"metadata": {"path": str(tmp_path)}}).execute(env=one_thread)
+        return path, nb
+
+    *chapters, comparison = write_student_copies(ROOT / "notebooks", tmp_path)
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+        copies = list(pool.map(executed, chapters))
+    copies.append(executed(comparison))  # chapter 07 reads the rows chapters 05 and 06 record: after them
+    for path, nb in copies:
         for cell in (c for c in nb.cells if c.cell_type == "code"):
             errors = [o for o in cell.outputs if o.output_type == "error"]
             if "raise NotImplementedError()" in cell.source:
