@@ -282,7 +282,9 @@ def test_the_lock_installs_on_linux_macos_and_windows(tmp_path):
     macos = tmp_path / "macos.txt"
     macos.write_text(lock_for(markers("macOS arm64", "3.13")))
     pip = subprocess.Popen([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--no-deps", "--ignore-installed",
-                            "--target", str(tmp_path / "target"),  # pip before 24 allows --platform only with --target
+                            # pip 23 (a fresh venv's) allows --platform only with --target, and checks Requires-Python
+                            # against the running Python, not --python-version: the check above covers Requires-Python.
+                            "--target", str(tmp_path / "target"), "--ignore-requires-python",
                             "--only-binary=:all:", "--platform", "macosx_14_0_arm64", "--python-version", "3.13.9",
                             "--implementation", "cp", "--require-hashes", "-r", str(macos)], stderr=subprocess.PIPE, text=True)
     entries = lock_entries()

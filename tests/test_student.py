@@ -85,9 +85,11 @@ def test_every_non_exercise_cell_of_every_student_copy_runs(tmp_path):
     The copies run side by side, one per core (up to 4), each kernel with one thread for TensorFlow and
     OpenBLAS: the chapters' small networks train about as fast on one thread, so this takes about half
     the time of one copy after another. It also runs every chapter in the `threads-1` setting of
-    benchmarks/portability.py, whose asserts hold there too."""
+    benchmarks/portability.py, whose asserts hold there too. The comparison chapter reads the rows the
+    chapters that call `benchmark.record` write, so it starts once they have run, ahead of the others
+    still waiting (so that no core idles while it runs alone at the end)."""
     import os
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     from nbclient import NotebookClient
 
@@ -99,9 +101,19 @@ def test_every_non_exercise_cell_of_every_student_copy_runs(tmp_path):
         return path, nb
 
     *chapters, comparison = write_student_copies(ROOT / "notebooks", tmp_path)
-    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
-        copies = list(pool.map(executed, chapters))
-    copies.append(executed(comparison))  # chapter 07 reads the rows chapters 05 and 06 record: after them
+    recorders = [p for p in chapters if "benchmark.record(" in p.read_text()]
+    waiting = recorders + [p for p in reversed(chapters) if p not in recorders]  # the longer, later chapters first
+    workers, running, copies, comparison_queued = min(4, os.cpu_count() or 1), set(), [], False
+    with ThreadPoolExecutor(workers) as pool:
+        while waiting or running:
+            while waiting and len(running) < workers:
+                running.add(pool.submit(executed, waiting.pop(0)))
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            copies += [future.result() for future in done]
+            if not comparison_queued and set(recorders) <= {path for path, _ in copies}:
+                waiting.insert(0, comparison)
+                comparison_queued = True
+    assert {path for path, _ in copies} == {*chapters, comparison}
     for path, nb in copies:
         for cell in (c for c in nb.cells if c.cell_type == "code"):
             errors = [o for o in cell.outputs if o.output_type == "error"]
