@@ -220,6 +220,8 @@ def test_ci_runs_what_the_readme_promises():
     assert commands == ["make test", "make test-portability", "make book", "make site-test"]
     assert all(command in readme for command in commands)
     assert "apt-get install" in ci and "apt-get install chromium" in readme
+
+
 def platforms():
     """Platform name -> (wheel platform tags a Python there accepts, its environment markers)."""
     from packaging import tags
