@@ -151,6 +151,7 @@ class Autoencoder(Detector):
         n_rows, n_features = data.shape
         model = self.build(n_features)
         optimizer = keras.optimizers.Adam(self.learning_rate)
+        optimizer.build(model.trainable_variables)  # now, not in the first traced step, which tf.function would then trace twice
         loss = keras.losses.get(self.loss)
 
         def step(x):

@@ -203,6 +203,8 @@ class AnoGAN(Detector):
         g, d = self.generator_, self.discriminator_
         g_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.5)
         d_opt = keras.optimizers.Adam(self.learning_rate, beta_1=0.5)
+        g_opt.build(g.trainable_variables)  # now, not in the first traced step, which tf.function would then trace twice
+        d_opt.build(d.trainable_variables)
         bce = keras.losses.BinaryCrossentropy(from_logits=True)
         seed = tf.random.Generator.from_seed(self.random_state)
 
@@ -230,6 +232,7 @@ class AnoGAN(Detector):
     def _train_encoder(self, data):
         g, d, e = self.generator_, self.discriminator_, self.encoder_
         opt = keras.optimizers.Adam(1e-3)
+        opt.build(e.trainable_variables)
 
         def step(real):
             with tf.GradientTape() as tape:
@@ -301,6 +304,7 @@ class AnoGAN(Detector):
         images = self._images(np.asarray(X, dtype=float))
         z = tf.Variable(np.asarray(self._start(len(images)) if start is None else start, dtype=np.float32))
         opt = keras.optimizers.Adam(self.search_rate)
+        opt.build([z])
 
         @tf.function
         def step():
