@@ -4,7 +4,7 @@ One module per topic; the names the chapters use are re-exported here.
 """
 
 from . import data, detectors, features, metrics, plots, utils
-from .data import LAYOUTS, REGISTRY, Clips, fetch, load_clips, scan
+from .data import LAYOUTS, REGISTRY, Clips, FileSet, fetch, load_clips, scan
 from .detectors import DETECTORS, GMM, KNN, LOF, OCSVM, IForest, evaluate_seeds, score_clips, summarize
 from .metrics import MAX_FPR, auc, evaluate, pauc, threshold_gamma, threshold_percentile
 from .utils import SEED, AadError, seeds, set_seed
@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "data", "detectors", "features", "metrics", "plots", "utils",
-    "LAYOUTS", "REGISTRY", "Clips", "fetch", "load_clips", "scan",
+    "LAYOUTS", "REGISTRY", "Clips", "FileSet", "fetch", "load_clips", "scan",
     "DETECTORS", "GMM", "KNN", "LOF", "OCSVM", "IForest", "evaluate_seeds", "score_clips", "summarize",
     "MAX_FPR", "auc", "evaluate", "pauc", "threshold_gamma", "threshold_percentile",
     "SEED", "AadError", "seeds", "set_seed",

@@ -12,7 +12,8 @@ import argparse
 import sys
 
 from .benchmark import MAX_MEMORY_MB, METHODS, run, to_markdown
-from .data import REGISTRY, fetch
+from .data import REGISTRY, FileSet, fetch, verified
+from .recordings import layout_of, run_recordings
 from .student import write_student_copies
 from .utils import AadError
 
@@ -51,7 +52,7 @@ def main(argv=None):
         "results.csv / results.md (AUC, pAUC, AP per machine, mean and harmonic mean).",
         epilog="example: aad benchmark ~/data/dcase2020/dev/valve --method lof --method dense_ae --seeds 3 --out results/",
     )
-    bench.add_argument("data_dir", help="folder in a known layout (anomaly_mini, MIMII, DCASE 2020, DCASE 2021+)")
+    bench.add_argument("data_dir", help="folder in a known layout (anomaly_mini, MIMII, DCASE 2020, DCASE 2021+; or long recordings: UAV propeller, labelled folders)")
     bench.add_argument("--method", action="append", required=True, metavar="NAME", help=f"repeatable; one of: {', '.join(METHODS)}")
     bench.add_argument("--seeds", type=int, default=1, help="seeds per method; results are means over them (default 1)")
     bench.add_argument("--out", default="aad_results", help="output folder (default aad_results)")
@@ -61,11 +62,31 @@ def main(argv=None):
     bench.add_argument("--on-bad", choices=("skip", "stop"), default="skip", help="unreadable clips: skip with a warning (default) or stop")
     bench.add_argument("--max-memory", type=float, default=MAX_MEMORY_MB, metavar="MB",
                        help=f"a machine's features above this size stay on disk; autoencoders and GANs then train through tf.data (default {MAX_MEMORY_MB})")
+    recorded = bench.add_argument_group("long recordings (a folder in a layout of aadlib.recordings, e.g. the drone flights)",
+                                        "clips are cut from each recording; the split is by recording, normal ones only for training")
+    recorded.add_argument("--clip", type=float, default=5.0, metavar="SECONDS", help="clip length (default 5)")
+    recorded.add_argument("--hop", type=float, default=None, metavar="SECONDS", help="seconds between clip starts (default: the clip length)")
+    recorded.add_argument("--trim", type=float, nargs=2, default=(0.0, 0.0), metavar=("START", "END"),
+                          help="seconds left out at the start and end of every recording (default 0 0)")
+    recorded.add_argument("--test-share", type=float, default=0.5, metavar="SHARE",
+                          help="share of each mission's normal recordings in the test set (default 0.5)")
     args = parser.parse_args(argv)
     try:
         if args.command == "fetch":
             for name in args.names:
-                print(f"{name}: {fetch(name, progress=True)}")
+                folder = fetch(name, progress=True)
+                if isinstance(REGISTRY.get(name), FileSet):
+                    files = REGISTRY[name].files()
+                    have = verified(folder, files)
+                    megabytes = sum(size for path, size, _ in files if path in have) / 1e6
+                    print(f"{name}: {len(have)} of {len(files)} files ({megabytes:.0f} MB) in {folder}")
+                else:
+                    print(f"{name}: {folder}")
+        elif args.command == "benchmark" and layout_of(args.data_dir):
+            table = run_recordings(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, clip_s=args.clip, hop_s=args.hop,
+                                   trim_s=tuple(args.trim), test_size=args.test_share, sr=args.sr, n_jobs=args.jobs, cache_dir=args.cache)
+            print(to_markdown(table))
+            print(f"wrote {args.out}/results.csv, {args.out}/results.md and the per-clip score CSVs")
         elif args.command == "benchmark":
             table = run(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, sr=args.sr, n_jobs=args.jobs,
                         cache_dir=args.cache, on_bad=args.on_bad, max_memory_mb=args.max_memory)

@@ -72,11 +72,16 @@ def extract_file(path, kind, sr=16000):
         ``embedding:<backbone>``: (dim,) at 16 kHz
         whatever ``sr`` is, the rate the backbones were trained at.
     """
+    audio, rate = read_wav(path, sr=16000 if "backbone" in FEATURES[kind] else sr)
+    return extract_audio(audio, rate, kind)
+
+
+def extract_audio(audio, rate, kind):
+    """The features of one clip's samples (n_samples,) at ``rate`` Hz: as :func:`extract_file`
+    (the backbones need 16 kHz)."""
     params = FEATURES[kind]
     if "backbone" in params:
-        audio, rate = read_wav(path, sr=16000)
         return _backbone(params["backbone"]).embed([audio], rate)[0]
-    audio, rate = read_wav(path, sr=sr)
     if kind == "modulation_image":
         return features.modulation_image(audio, rate, **params)
     if kind == "modulation_patches":

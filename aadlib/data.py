@@ -8,9 +8,11 @@ cache with the registered SHA-256 is never downloaded again.
 Notebook: 00_task_and_data, 01_distribution_modelling.
 """
 
+import csv
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import warnings
 import zipfile
@@ -60,6 +62,41 @@ REGISTRY = {
 }
 
 
+@dataclass(frozen=True)
+class FileSet:
+    """A registered data set published as many files (a repository at a pinned commit), not an archive.
+
+    Its files are listed, with their sizes and SHA-256, in ``aadlib/registry/<listing>``
+    (columns path, bytes, sha256; paths relative to the set's folder, as in the source);
+    a file's URL is ``base_url`` followed by its path.
+    """
+
+    base_url: str
+    listing: str
+    folder: str
+    description: str
+
+    def files(self):
+        """Every file of the set: a list of (path, bytes, sha256), sorted by path."""
+        with open(Path(__file__).with_name("registry") / self.listing, newline="") as f:
+            return sorted((row["path"], int(row["bytes"]), row["sha256"]) for row in csv.DictReader(f))
+
+
+UAV_COMMIT = "0d87dcdf87d2dd578de502f3f121f81822203a85"
+
+REGISTRY["uav_propeller"] = FileSet(
+    base_url=f"https://github.com/tiiuae/UAV-Propeller-Anomaly-Audio-Dataset/raw/{UAV_COMMIT}/",
+    listing="uav_propeller.csv",
+    folder="uav_propeller",
+    description=(
+        "293 whole-flight recordings (60-110 s each, 16 kHz mono, about 600 MB) of a quadcopter's on-board "
+        "microphone, with 0 to 4 broken propellers on four mission paths: the UAV Propeller Anomaly Audio "
+        "Data Set (Technology Innovation Institute; ICASSP 2022, 'Real-world on-board UAV audio data set for "
+        "propeller anomalies'). Its repository states no licence: aadlib downloads it from there, never copies it."
+    ),
+)
+
+
 def data_dir():
     """The cache folder: ``$AAD_DATA_DIR``, else ``data/`` of a checkout, else the user cache.
 
@@ -107,7 +144,7 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def fetch(name="anomaly_mini", progress=False):
+def fetch(name="anomaly_mini", progress=False, partial=False):
     """Make sure a registered data set is in the cache and unpacked; return its folder.
 
     Nothing is downloaded when the archive is already in the cache with the
@@ -117,10 +154,15 @@ def fetch(name="anomaly_mini", progress=False):
     cache folder is read-only (a shared copy); an archive a read-only cache
     lacks is downloaded into the user cache.
 
+    A :class:`FileSet` (e.g. ``uav_propeller``) is fetched file by file, each verified; see
+    :func:`fetch_files`.
+
     Args:
         name (str): A key of :data:`REGISTRY`.
         progress (bool): Show a progress bar while downloading (``aad fetch`` does; the chapters
             do not, to keep their pages clean).
+        partial (bool): For a :class:`FileSet` only: without network, return the folder with the
+            files already there instead of raising (a warning says how many).
 
     Returns:
         pathlib.Path: The folder with the WAV files.
@@ -128,11 +170,13 @@ def fetch(name="anomaly_mini", progress=False):
     Raises:
         AadError: Unknown name, download impossible, or checksum mismatch.
 
-    Notebook: 00_task_and_data, 01_distribution_modelling.
+    Notebook: 00_task_and_data, 01_distribution_modelling, 08_real_flights.
     """
     if name not in REGISTRY:
         raise AadError(f"Unknown data set {name!r}; registered data sets: {', '.join(sorted(REGISTRY))}.")
     entry = REGISTRY[name]
+    if isinstance(entry, FileSet):
+        return fetch_files(entry, progress, partial)
     archive = data_dir() / entry.filename
     if not archive.is_file():  # a read-only cache (a shared copy) without it: the user cache holds the download
         archive = writable_cache() / entry.filename
@@ -160,25 +204,17 @@ def _set_aside(path, entry):
 
 
 def _download(entry, cache, progress=False):
-    import pooch
-
     by_hand = (
         f"download {entry.url} by hand and save it as {cache / entry.filename}, "
         f"or set {DATA_DIR_ENV} to a folder that already has {entry.filename}"
     )
     partial = entry.filename + ".part"
     print(f"Downloading {entry.filename} from {entry.url} into {cache}")
-    # We check the hash ourselves (to keep a bad file aside); pooch would log advice to pass known_hash.
-    logger = pooch.get_logger()
-    level = logger.level
-    logger.setLevel("WARNING")
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        pooch.retrieve(entry.url, known_hash=None, fname=partial, path=cache, progressbar=progress)
-    except Exception as error:  # requests, urllib3 and OS errors all mean the same to a reader
-        raise AadError(f"Could not download {entry.filename} ({type(error).__name__}); {by_hand}.") from None
-    finally:
-        logger.setLevel(level)
+        _retrieve(entry.url, cache / partial, progress)
+    except _NetworkError as error:
+        raise AadError(f"Could not download {entry.filename} ({error}); {by_hand}.") from None
     got = sha256(cache / partial)
     if got != entry.sha256:
         bad = cache / (entry.filename + ".corrupt")
@@ -188,6 +224,115 @@ def _download(entry, cache, progress=False):
             f"(kept as {bad}); {by_hand}."
         )
     (cache / partial).replace(cache / entry.filename)
+
+
+def fetch_files(entry, progress=False, partial=False):
+    """Make sure every file of a :class:`FileSet` is in the cache, verified; return the set's folder.
+
+    The folder is ``<cache>/<entry.folder>``, or the user cache's when the cache folder is read-only
+    (a shared copy): files the shared copy holds are then copied from it, the others downloaded.
+    A file whose SHA-256 is right is never downloaded again. A download is written to
+    ``<file>.part`` and takes the file's name only once its SHA-256 is checked, so an interrupted
+    run never leaves a file that a later run takes as good; a file with a wrong checksum is moved
+    to ``<file>.corrupt``. One progress bar counts the bytes of the whole set.
+
+    Args:
+        entry (FileSet): A registered file set.
+        progress (bool): Show the progress bar.
+        partial (bool): If a download fails (no network), return the folder with the files it
+            holds, with a warning that says how many, instead of raising (unless it holds none).
+
+    Returns:
+        pathlib.Path: The folder; its files keep the paths of the source repository.
+
+    Raises:
+        AadError: A download failed (naming the file and its URL), or a checksum mismatch.
+
+    Notebook: 08_real_flights.
+    """
+    listing = entry.files()
+    target = writable_cache() / entry.folder
+    shared = data_dir() / entry.folder  # a read-only shared copy, where target is the user cache
+    have = verified(target, listing)
+    missing = [f for f in listing if f[0] not in have]
+    copies = verified(shared, missing) if missing and shared != target else set()
+    from tqdm.auto import tqdm
+
+    with tqdm(total=sum(size for _, size, _ in missing), unit="B", unit_scale=True, desc=entry.folder, disable=not progress) as bar:
+        for path, size, digest in sorted(missing, key=lambda f: f[0] not in copies):  # the local copies first
+            try:
+                _copy(shared / path, target / path) if path in copies else _download_file(entry, path, digest, target)
+            except _NetworkError as error:
+                found = len(verified(target, listing))
+                if partial and found:
+                    warnings.warn(f"{error}; working with the {found} of {len(listing)} files of {entry.folder} in {target}.", stacklevel=3)
+                    return target
+                raise AadError(f"{error}; {found} of {len(listing)} files are in {target} (kept); connect to the internet "
+                               "and fetch again to get the rest" + (", or use the files there with partial=True." if found else ".")) from None
+            bar.update(size)
+    return target
+
+
+def _copy(source, destination):
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    part = destination.with_name(destination.name + ".part")
+    shutil.copyfile(source, part)
+    part.replace(destination)
+
+
+class _NetworkError(Exception):
+    pass
+
+
+def verified(folder, files):
+    """The paths among ``files`` (path, bytes, sha256) that ``folder`` holds with the right size and SHA-256;
+    a file with the right size but another checksum is set aside as ``<file>.corrupt`` where the folder is writable."""
+    good = set()
+    for path, size, digest in files:
+        local = folder / path
+        if not local.is_file() or local.stat().st_size != size:
+            continue
+        if sha256(local) == digest:
+            good.add(path)
+        elif _writable(local.parent):
+            local.replace(local.with_name(local.name + ".corrupt"))
+    return good
+
+
+def _retrieve(url, destination, progress=False):
+    """Download url to the file ``destination`` with pooch; _NetworkError (the error's type) if it cannot."""
+    import pooch
+
+    # We check the hash ourselves (to keep a bad file aside); pooch would log advice to pass known_hash.
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")
+    try:
+        pooch.retrieve(url, known_hash=None, fname=destination.name, path=destination.parent, progressbar=progress)
+    except Exception as error:  # requests, urllib3 and OS errors all mean the same to a reader
+        raise _NetworkError(type(error).__name__) from None
+    finally:
+        logger.setLevel(level)
+
+
+def _download_file(entry, path, digest, folder):
+    """Download one file of a :class:`FileSet` into ``folder/path``, verified; _NetworkError if it cannot."""
+    url = entry.base_url + path
+    local = folder / path
+    local.parent.mkdir(parents=True, exist_ok=True)
+    part = local.with_name(local.name + ".part")
+    part.unlink(missing_ok=True)  # left by a run that was stopped: never trusted
+    try:
+        _retrieve(url, part)
+    except _NetworkError as error:
+        raise _NetworkError(f"Could not download {path} from {url} ({error})") from None
+    got = sha256(part)
+    if got != digest:
+        bad = local.with_name(local.name + ".corrupt")
+        part.replace(bad)
+        raise AadError(f"The download of {path} from {url} has SHA-256 {got} but {digest} was expected (kept as {bad}); "
+                       "fetch again, and if it repeats, the source has changed: report it to the course.")
+    part.replace(local)
 
 
 def _unpack(archive, entry):
