@@ -503,6 +503,24 @@ def read_wav(path, sr=None):
     return audio, int(file_sr)
 
 
+def wav_files(folder, what="clips"):
+    """Every WAV file below a folder, sorted by path; an error for people if the folder is missing or has none.
+
+    Args:
+        folder (Path): The data folder.
+        what (str): What the files are, for the error ("clips", "recordings").
+
+    Returns:
+        list[pathlib.Path]: The files.
+    """
+    if not folder.is_dir():
+        raise AadError(f"The folder {folder} does not exist; check the path, or call aadlib.fetch() to download a data set.")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
+    if not paths:
+        raise AadError(f"The folder {folder} has no .wav files; point to the folder that holds the {what}.")
+    return paths
+
+
 def scan(folder):
     """Find every WAV file below a folder and read split, label and machine fields from its name.
 
@@ -520,11 +538,7 @@ def scan(folder):
         AadError: Missing folder, no WAV files, a file in no known layout, or several layouts.
     """
     folder = Path(folder)
-    if not folder.is_dir():
-        raise AadError(f"The folder {folder} does not exist; check the path, or call aadlib.fetch() to download a data set.")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
-    if not paths:
-        raise AadError(f"The folder {folder} has no .wav files; point to the folder that holds the clips.")
+    paths = wav_files(folder)
     records, layouts = [], set()
     for path in paths:
         relative = path.relative_to(folder).as_posix()

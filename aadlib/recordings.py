@@ -62,10 +62,13 @@ def recording_layout(relative_paths):
 
 def layout_of(folder):
     """The recording layout of a folder (a key of :data:`RECORDING_LAYOUTS`), or None (e.g. a folder of clips)."""
+    from .data import wav_files
+
     folder = Path(folder)
-    if not folder.is_dir():
+    try:
+        return recording_layout([p.relative_to(folder).as_posix() for p in wav_files(folder)])
+    except AadError:  # no folder, or no WAV files: no layout, and the caller says so in its own words
         return None
-    return recording_layout([p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file()])
 
 
 def scan_recordings(folder):
@@ -85,15 +88,13 @@ def scan_recordings(folder):
         AadError: Missing folder, no WAV files, a file outside the layout, a header that cannot
             be read, or no normal recording.
     """
+    from .data import wav_files
+
     folder = Path(folder)
-    if not folder.is_dir():
-        raise AadError(f"The folder {folder} does not exist; check the path, or call aadlib.fetch('uav_propeller') to download the drone flights.")
-    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
-    if not paths:
-        raise AadError(f"The folder {folder} has no .wav files; point to the folder that holds the recordings.")
+    paths = wav_files(folder, "recordings")
     relatives = [p.relative_to(folder).as_posix() for p in paths]
-    uav = [_UAV.search(r) for r in relatives]
     layout = recording_layout(relatives) or "labelled folders"
+    uav = [_UAV.search(r) for r in relatives]
     rows = []
     for relative, path, match in zip(relatives, paths, uav):
         if layout == "UAV propeller":
