@@ -3,7 +3,7 @@
 Scores are oriented "higher = more anomalous" everywhere in aadlib; labels are
 1 = anomaly, 0 = normal.
 
-Notebook: 00_task_and_data, 01_distribution_modelling.
+Notebook: 00_task_and_data, 01_distribution_modelling, 08_real_flights (confidence intervals).
 """
 
 import numpy as np
@@ -74,6 +74,43 @@ def evaluate(y_true, scores, max_fpr=MAX_FPR):
         "pauc": pauc(y_true, scores, max_fpr=max_fpr),
         "ap": float(_sk.average_precision_score(y_true, scores)),
     }
+
+
+def auc_interval(y_true, scores, groups=None, level=0.95, n_boot=2000, seed=0):
+    """Bootstrap confidence interval of the AUC: how far it could move with other test data like this.
+
+    Each of ``n_boot`` resamples draws, with replacement, as many normal and as many anomalous
+    units as the test set has (so both classes are always there), and the interval holds the
+    middle ``level`` of their AUCs (percentile bootstrap). The units are clips, or, with
+    ``groups``, whole groups such as recordings: clips cut from one flight are not independent
+    draws, and resampling them one by one would make the interval too narrow.
+
+    Args:
+        y_true (array): (n,) 1 = anomaly, 0 = normal; within a group all the same.
+        scores (array): (n,) higher = more anomalous.
+        groups (array | None): (n,) the group (e.g. recording) of each clip, or None.
+        level (float): Coverage of the interval, e.g. 0.95.
+        n_boot (int): Resamples.
+        seed (int): Seeds the resampling.
+
+    Returns:
+        tuple[float, float]: The interval's low and high end.
+
+    Notebook: 08_real_flights.
+    """
+    y_true, scores = _check(y_true, scores)
+    groups = np.arange(len(y_true)) if groups is None else np.asarray(groups)
+    units = [np.unique(groups[y_true == label]) for label in (0, 1)]
+    if len(np.intersect1d(*units)):
+        raise ValueError("A group holds both normal and anomalous clips; the bootstrap resamples whole groups of one label.")
+    members = {g: np.flatnonzero(groups == g) for g in np.concatenate(units)}
+    rng = np.random.default_rng(seed)
+    aucs = np.empty(n_boot)
+    for i in range(n_boot):
+        picked = np.concatenate([members[g] for part in units for g in rng.choice(part, len(part))])
+        aucs[i] = _sk.roc_auc_score(y_true[picked], scores[picked])
+    low, high = np.percentile(aucs, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
 
 
 def threshold_percentile(train_scores, q=90.0):

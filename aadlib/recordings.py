@@ -22,6 +22,7 @@ import hashlib
 import json
 import re
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,9 @@ def scan_recordings(folder):
     relatives = [p.relative_to(folder).as_posix() for p in paths]
     layout = recording_layout(relatives) or "labelled folders"
     uav = [_UAV.search(r) for r in relatives]
+    if any(uav) and not all(uav):
+        stray = relatives[[bool(m) for m in uav].index(False)]
+        raise AadError(f"{stray} is not in the layout of the other recordings ({RECORDING_LAYOUTS['UAV propeller']}); move it out of the folder.")
     rows = []
     for relative, path, match in zip(relatives, paths, uav):
         if layout == "UAV propeller":
@@ -136,10 +140,15 @@ def cut(recordings, clip_s=5.0, hop_s=None, trim_s=(0.0, 0.0)):
     hop_s = clip_s if hop_s is None else hop_s
     if clip_s <= 0 or hop_s <= 0 or min(trim_s) < 0:
         raise AadError(f"Clip length ({clip_s} s) and hop ({hop_s} s) must be positive and the trims ({trim_s}) not negative.")
-    parts = []
+    parts, short = [], []
     for index, row in recordings.iterrows():
         starts = np.arange(trim_s[0], row.duration_s - trim_s[1] - clip_s + 1e-9, hop_s)
         parts.append(pd.DataFrame({"recording": index, "start_s": starts, **{c: row[c] for c in COLUMNS}}))
+        if not len(starts):
+            short.append(f"{row.file} ({row.duration_s:.1f} s)")
+    if short:
+        warnings.warn(f"{len(short)} recording(s) too short for one {clip_s:g} s clip after trimming {trim_s[0]:g} s and "
+                      f"{trim_s[1]:g} s, left out: {'; '.join(short)}.", stacklevel=2)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["recording", "start_s", *COLUMNS])
 
 
@@ -216,7 +225,8 @@ def clip_features(folder, recordings, kind, clip_s=5.0, hop_s=None, trim_s=(0.0,
         progress (bool): Show a progress bar over the recordings.
 
     Returns:
-        tuple[pandas.DataFrame, np.ndarray]: The clips (as :func:`cut`) and their features
+        tuple[pandas.DataFrame, np.ndarray]: The clips (as :func:`cut`; a warning names the
+        recordings too short for one clip) and their features
         (n_clips, ...), row for row. A second call with the same arguments reads the cache.
     """
     from joblib import Parallel, delayed

@@ -94,3 +94,30 @@ def test_gamma_threshold_handles_negative_scores():
 
 def test_max_fpr_is_dcase():
     assert metrics.MAX_FPR == 0.1
+
+
+def test_the_auc_interval_holds_the_auc_and_narrows_with_more_clips():
+    rng = np.random.default_rng(0)
+    small_y = np.repeat([0, 1], 10)
+    small = rng.normal(small_y * 1.0)
+    big_y = np.repeat([0, 1], 400)
+    big = rng.normal(big_y * 1.0)
+    low, high = metrics.auc_interval(small_y, small, seed=1)
+    assert low <= metrics.auc(small_y, small) <= high
+    big_low, big_high = metrics.auc_interval(big_y, big, n_boot=500, seed=1)
+    assert big_low <= metrics.auc(big_y, big) <= big_high and big_high - big_low < (high - low) / 3
+    assert metrics.auc_interval(small_y, small, seed=1) == (low, high)  # seeded
+
+
+def test_the_auc_interval_over_groups_is_wider_when_clips_of_a_group_agree():
+    """Ten clips per recording that share their recording's score: 20 recordings, not 200 independent clips."""
+    rng = np.random.default_rng(0)
+    recording_y = np.repeat([0, 1], 10)
+    recording_score = rng.normal(recording_y * 1.0)
+    y, groups = np.repeat(recording_y, 10), np.repeat(np.arange(20), 10)
+    scores = np.repeat(recording_score, 10) + 0.01 * rng.normal(size=200)
+    by_clip = metrics.auc_interval(y, scores, n_boot=500)
+    by_recording = metrics.auc_interval(y, scores, groups=groups, n_boot=500)
+    assert by_recording[1] - by_recording[0] > 2 * (by_clip[1] - by_clip[0])
+    with pytest.raises(ValueError, match="both normal and anomalous"):
+        metrics.auc_interval(y, scores, groups=np.zeros(200))

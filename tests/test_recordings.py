@@ -214,13 +214,20 @@ def test_scan_explains_what_is_wrong(tmp_path, files, message):
         recordings.scan_recordings(tmp_path)
 
 
+def test_a_file_outside_the_drone_layout_is_named(uav_folder):
+    write(uav_folder / "Dataset/5_broken/11111/cw_square/1/ch1.wav")
+    with pytest.raises(AadError, match=r"^Dataset/5_broken/11111/cw_square/1/ch1.wav is not in the layout"):
+        recordings.scan_recordings(uav_folder)
+
+
 def test_cut_gives_clips_of_the_chosen_length_hop_and_trims(uav_folder):
     table = recordings.scan_recordings(uav_folder).iloc[:2]
     assert len(recordings.cut(table, clip_s=5)) == 2 * 2  # 0-5, 5-10 of 12 s
     clips = recordings.cut(table, clip_s=2, hop_s=1, trim_s=(3, 4))  # starts 3, 4, 5, 6 (6 + 2 <= 12 - 4)
     assert list(clips.start_s[clips.recording == 0]) == [3, 4, 5, 6]
     assert set(clips.columns) >= {"recording", "start_s", "mission", "n_broken", "label"}
-    assert recordings.cut(table, clip_s=20).empty
+    with pytest.warns(UserWarning, match=r"2 recording\(s\) too short for one 20 s clip .*Dataset/1_broken/0001/cw_square/1/ch1.wav \(12.0 s\)"):
+        assert recordings.cut(table, clip_s=20).empty
 
 
 def test_split_is_by_recording_stratified_by_mission_and_seeded(uav_folder):
