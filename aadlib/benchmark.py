@@ -46,12 +46,14 @@ MUSICNN_BACKBONES = ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")
 
 FEATURES = {
     "clip_summary": dict(n_mels=128, stats=("mean", "std")),
+    "level": dict(),
     "window_summary": dict(n_mels=64, window=30, hop=5, stats=("mean", "std")),
     "modulation_image": dict(n_mels=64, hop_length=625, size=64),
     "modulation_patches": dict(n_mels=32, hop_length=256, window=64, hop=8, n_rates=32),
     **{f"embedding:{name}": dict(backbone=name) for name in MUSICNN_BACKBONES},
 }
 """Feature kinds: level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
+the clip's level alone (RMS in dB, the trivial baseline every detector must beat);
 a 64 x 64 modulation image (:func:`aadlib.features.modulation_image`); 32 x 32 modulation patches of
 1 s windows every 0.13 s (chapter 05's GAN input); or a pretrained backbone's
 embedding (its default layer, the mean over the clip's 3 s patches)."""
@@ -67,7 +69,7 @@ def extract_file(path, kind, sr=16000):
 
     Returns:
         np.ndarray: float32; ``clip_summary``: (2 * 128,) mean and standard deviation of each
-        band; ``window_summary``: (n_windows, 2 * 64); ``modulation_image``: (64, 64);
+        band; ``level``: (1,) RMS in dB (full scale = 0 dB); ``window_summary``: (n_windows, 2 * 64); ``modulation_image``: (64, 64);
         ``modulation_patches``: (n_patches, 32, 32);
         ``embedding:<backbone>``: (dim,) at 16 kHz
         whatever ``sr`` is, the rate the backbones were trained at.
@@ -82,6 +84,8 @@ def extract_audio(audio, rate, kind):
     params = FEATURES[kind]
     if "backbone" in params:
         return _backbone(params["backbone"]).embed([audio], rate)[0]
+    if kind == "level":
+        return np.array([10 * np.log10(np.mean(np.square(audio, dtype=np.float64)) + 1e-12)], np.float32)
     if kind == "modulation_image":
         return features.modulation_image(audio, rate, **params)
     if kind == "modulation_patches":

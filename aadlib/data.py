@@ -256,9 +256,10 @@ def fetch_files(entry, progress=False, partial=False):
     have = verified(target, listing)
     missing = [f for f in listing if f[0] not in have]
     copies = verified(shared, missing) if missing and shared != target else set()
+    from tqdm import tqdm as plain  # tqdm.auto in a notebook warns about widgets even for a bar it never shows
     from tqdm.auto import tqdm
 
-    with tqdm(total=sum(size for _, size, _ in missing), unit="B", unit_scale=True, desc=entry.folder, disable=not progress) as bar:
+    with (tqdm if progress else plain)(total=sum(size for _, size, _ in missing), unit="B", unit_scale=True, desc=entry.folder, disable=not progress) as bar:
         for path, size, digest in sorted(missing, key=lambda f: f[0] not in copies):  # the local copies first
             try:
                 _copy(shared / path, target / path) if path in copies else _download_file(entry, path, digest, target)

@@ -98,6 +98,8 @@ def auc_interval(y_true, scores, groups=None, level=0.95, n_boot=2000, seed=0):
 
     Notebook: 08_real_flights.
     """
+    from scipy import stats
+
     y_true, scores = _check(y_true, scores)
     groups = np.arange(len(y_true)) if groups is None else np.asarray(groups)
     units = [np.unique(groups[y_true == label]) for label in (0, 1)]
@@ -107,8 +109,10 @@ def auc_interval(y_true, scores, groups=None, level=0.95, n_boot=2000, seed=0):
     rng = np.random.default_rng(seed)
     aucs = np.empty(n_boot)
     for i in range(n_boot):
-        picked = np.concatenate([members[g] for part in units for g in rng.choice(part, len(part))])
-        aucs[i] = _sk.roc_auc_score(y_true[picked], scores[picked])
+        normal, anomalous = (np.concatenate([members[g] for g in rng.choice(part, len(part))]) for part in units)
+        # the Mann-Whitney form of the AUC (ties count half), without roc_auc_score's checks: 2,000 resamples in a second
+        ranks = stats.rankdata(np.concatenate([scores[normal], scores[anomalous]]))
+        aucs[i] = (ranks[len(normal):].sum() - len(anomalous) * (len(anomalous) + 1) / 2) / (len(normal) * len(anomalous))
     low, high = np.percentile(aucs, [50 * (1 - level), 50 * (1 + level)])
     return float(low), float(high)
 

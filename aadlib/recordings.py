@@ -248,7 +248,7 @@ def clip_features(folder, recordings, kind, clip_s=5.0, hop_s=None, trim_s=(0.0,
     jobs = (delayed(_cached_recording)(folder / members.file.iloc[0], members.start_s.to_numpy(), kind, clip_s, hop_s, trim_s, sr, cache_dir)
             for _, members in groups)
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    values = list(tqdm(results, total=len(groups), desc=kind, unit="recording", disable=not progress))
+    values = list(tqdm(results, total=len(groups), desc=kind, unit="recording") if progress else results)  # tqdm.auto warns in notebooks even when disabled
     return clips, np.concatenate(values)
 
 
