@@ -310,6 +310,8 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
     for method in methods:
         kind, make = METHODS[method]
         clips, values = clip_features(folder, table, kind, clip_s, hop_s, trim_s, sr=sr, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
+        example = values[0]  # one clip's features in their own shape (an image, windows, patches): models are built from it
+        values = values.reshape(len(values), -1)  # and one row per clip, as benchmark.run reads its cache
         train = split[clips.recording.to_numpy()] == "train"
         test_clips, X_train, X_test = clips[~train].reset_index(drop=True), values[train], values[~train]
         y = (test_clips.label == "anomaly").to_numpy().astype(int)
@@ -323,7 +325,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
             runs, all_scores = [], []
             for seed in seed_list(seeds):
                 started = time.perf_counter()
-                detector = make(seed, values[0]).fit(X_train)
+                detector = make(seed, example).fit(X_train)
                 fit_s = time.perf_counter() - started
                 started = time.perf_counter()
                 all_scores.append(detector.decision_function(X_test))

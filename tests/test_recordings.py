@@ -301,6 +301,17 @@ def test_command_line_benchmark_on_long_recordings(uav_folder, tmp_path, capsys)
     assert len(tested) == len(UAV_FILES) + 5 - train_flights  # every clip of a tested flight is tested, none of a training flight
 
 
+@pytest.mark.parametrize("method", ["cae2d", "lstm_ae"])
+def test_models_of_images_and_windows_run_on_long_recordings(uav_folder, tmp_path, monkeypatch, method):
+    """A clip's features that are an image or a sequence of windows reach the model as one row per clip, as in benchmark.run."""
+    kind, _ = benchmark.METHODS[method]
+    build = {"cae2d": benchmark._cae2d, "lstm_ae": benchmark._lstm}[method]
+    monkeypatch.setitem(benchmark.METHODS, method, (kind, benchmark._autoencoder(build, epochs=1, batch_size=4)))
+    table = recordings.run_recordings(uav_folder, [method], out_dir=tmp_path / "out", clip_s=4, cache_dir=tmp_path / "cache", n_jobs=1, progress=False)
+    assert (table.error == "").all(), table.error.iloc[0]
+    assert table.auc.between(0, 1).all() and (table.machine == "all").any()
+
+
 def test_the_file_lists_are_in_the_wheel(tmp_path):
     """pip install (Colab's, from git) builds a wheel: the registry's file lists must be in it, not only in a checkout."""
     import shutil
