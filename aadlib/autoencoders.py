@@ -113,15 +113,16 @@ class Autoencoder(Detector):
         learning_rate (float): Adam's step size.
         loss (str | callable): Keras loss; "mse" (default), or e.g. :func:`ssim_loss`.
         random_state (int): Seeds the initial weights (``keras.utils.set_random_seed``) and the order of the batches.
-        **kwargs: ``contamination``, ``threshold``, ``standardize`` of :class:`aadlib.detectors.Detector`.
+        contamination, threshold, standardize: As :class:`aadlib.detectors.Detector`.
 
     Attributes:
         model_ (keras.Model): The trained network.
         history_ (dict): Training loss per epoch (``history_["loss"]``).
     """
 
-    def __init__(self, build=dense_autoencoder, epochs=100, batch_size=512, learning_rate=1e-3, loss="mse", random_state=SEED, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, build=dense_autoencoder, epochs=100, batch_size=512, learning_rate=1e-3, loss="mse", random_state=SEED,
+                 contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(contamination, threshold, standardize)
         self.build = build
         self.loss = loss
         self.epochs = epochs
@@ -129,9 +130,9 @@ class Autoencoder(Detector):
         self.learning_rate = learning_rate
         self.random_state = random_state
 
-    def fit(self, X):
+    def fit(self, X, y=None):
         """Learn the normal data: an array (n_samples, n_features), or a set too large for memory
-        (:class:`aadlib.benchmark.FeatureFiles`), streamed from disk through ``tf.data``; returns self."""
+        (:class:`aadlib.benchmark.FeatureFiles`), streamed from disk through ``tf.data``; y is ignored; returns self."""
         if not hasattr(X, "dataset"):
             return super().fit(X)
         self.scaler_ = X.scaler(self.standardize)

@@ -37,7 +37,9 @@ import pandas as pd
 
 from . import features
 from .data import LAYOUTS, read_wav, scan, user_cache_dir, writable_cache
-from .detectors import GMM, KNN, LOF, OCSVM, IForest, score_clips, summarize
+from sklearn.base import BaseEstimator, OutlierMixin, clone
+
+from .detectors import GMM, KNN, LOF, OCSVM, IForest, NotFittedError, decision_threshold, score_clips, summarize
 from .metrics import evaluate
 from .utils import AadError, seeds as seed_list
 
@@ -300,28 +302,45 @@ def _cae2d(example):
     return flat(strided_cae, (*example.shape, 1))  # example: one (64, 64) image
 
 
-class PerPatch:
+class PerPatch(OutlierMixin, BaseEstimator):
     """A detector of patches behind the clip interface: fitted on every patch of the training clips,
     a clip's score is the mean score of its patches (as chapter 05 scores clips).
 
     Args:
-        detector: Unfitted, with ``fit`` and ``decision_function`` on (n_patches, patch_size).
+        detector (Detector): Unfitted, on (n_patches, patch_size); its ``threshold`` and
+            ``contamination`` set the clips' threshold.
         patch_size (int): Values per patch; a clip's row holds its patches one after the other.
+
+    Attributes:
+        detector_ (Detector): The fitted copy of ``detector``.
+        threshold_ (float): From the training clips' scores (:func:`aadlib.detectors.decision_threshold`).
     """
 
     def __init__(self, detector, patch_size):
         self.detector, self.patch_size = detector, patch_size
 
-    def fit(self, X):
-        """Fit on the patches of X: an array (n_clips, n_values), or :class:`FeatureFiles`, whose patches stay on disk."""
-        self.detector.fit(X.as_rows(self.patch_size) if isinstance(X, FeatureFiles) else np.asarray(X).reshape(-1, self.patch_size))
+    def fit(self, X, y=None):
+        """Fit on the patches of X: an array (n_clips, n_values), or :class:`FeatureFiles`, whose patches stay on disk;
+        y is ignored; returns self."""
+        patches = X.as_rows(self.patch_size) if isinstance(X, FeatureFiles) else np.asarray(X).reshape(-1, self.patch_size)
+        self.detector_ = clone(self.detector).fit(patches)
+        self.threshold_ = decision_threshold(self.decision_function(X), self.detector.threshold, self.detector.contamination)
         return self
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "detector_")
 
     def decision_function(self, X):
         """Clip scores (n_clips,): the mean score of each clip's patches."""
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError("This PerPatch is not fitted yet; call fit(X_train) first.")
         if isinstance(X, FeatureFiles):
             return np.concatenate([self.decision_function(clips) for clips in X.chunks()])
-        return score_clips(self.detector, np.asarray(X).reshape(len(X), -1, self.patch_size))
+        return score_clips(self.detector_, np.asarray(X).reshape(len(X), -1, self.patch_size))
+
+    def predict(self, X):
+        """Labels (n_clips,): 1 = anomaly (score above ``threshold_``), 0 = normal."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
 
 
 def _gan(search):

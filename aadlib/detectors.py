@@ -1,20 +1,26 @@
-"""Classical outlier detectors behind one interface, in PyOD's style.
+"""Classical outlier detectors behind one interface, in PyOD's style, as scikit-learn estimators.
 
 Each detector learns what normal looks like from training vectors only:
 
-- ``fit(X)``: X (n_samples, n_features) of normal data; standardises each
-  feature with the training mean and deviation (``standardize=True``), fits,
-  and sets ``threshold_`` from the training scores.
+- ``fit(X, y=None)``: X (n_samples, n_features) of normal data (y is ignored: it is there so that a
+  detector can end a scikit-learn ``Pipeline``); standardises each feature with the training mean
+  and deviation (``standardize=True``), fits, and sets ``threshold_`` from the training scores.
 - ``decision_function(X)``: (n_samples,) anomaly scores, higher = more anomalous.
-- ``predict(X)``: (n_samples,) 1 = anomaly (score above ``threshold_``), 0 = normal.
+- ``predict(X)``: (n_samples,) 1 = anomaly (score above ``threshold_``), 0 = normal (PyOD's
+  convention, not scikit-learn's -1/+1).
 
-Notebook: 01_distribution_modelling, 06_transfer_learning (KNN).
+Built on ``sklearn.base.BaseEstimator``: ``get_params``/``set_params``, ``sklearn.base.clone``,
+``Pipeline`` and ``GridSearchCV`` work (scored with :func:`aadlib.metrics.scorer`).
+
+Notebook: 01_distribution_modelling, 06_transfer_learning (KNN), 08_real_flights (GridSearchCV).
 """
 
 import time
 
 import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin
 from sklearn.ensemble import IsolationForest
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
@@ -23,29 +29,58 @@ from sklearn.svm import OneClassSVM
 from .metrics import evaluate, threshold_gamma, threshold_percentile
 from .utils import SEED, AadError
 
+THRESHOLDS = ("percentile", "gamma")
 
-class Detector:
-    """Base class: standardisation, threshold and prediction; subclasses fit and score.
+
+class NotFittedError(AadError, SklearnNotFittedError):
+    """A detector was asked to score before ``fit``: the course's error type and scikit-learn's at once,
+    so that ``except AadError`` and scikit-learn's own checks (``check_is_fitted``) both catch it."""
+
+
+def decision_threshold(train_scores, threshold="percentile", contamination=0.1):
+    """The score above which a clip is called anomalous, from the scores of normal training clips.
 
     Args:
-        contamination (float): Share of training clips expected above the
-            threshold when ``threshold="percentile"`` (PyOD's convention).
-        threshold (str): "percentile" (of the training scores, at
-            ``100 * (1 - contamination)``) or "gamma" (DCASE baselines: the 0.9
-            quantile of a gamma fitted to the training scores).
+        train_scores (np.ndarray): (n_train,) anomaly scores of the training clips.
+        threshold (str): "percentile" (of the training scores, at ``100 * (1 - contamination)``) or
+            "gamma" (DCASE baselines: the ``1 - contamination`` quantile of a gamma fitted to them).
+        contamination (float): Share of training clips expected above the threshold.
+
+    Returns:
+        float: The threshold.
+    """
+    _check_threshold(threshold)
+    if threshold == "gamma":
+        return threshold_gamma(train_scores, q=1 - contamination)
+    return threshold_percentile(train_scores, q=100 * (1 - contamination))
+
+
+def _check_threshold(threshold):
+    if threshold not in THRESHOLDS:
+        raise AadError(f"threshold must be 'percentile' or 'gamma', not {threshold!r}.")
+
+
+class Detector(OutlierMixin, BaseEstimator):
+    """Base class: standardisation, threshold and prediction; subclasses fit and score.
+
+    Subclasses list every parameter in their ``__init__`` signature (scikit-learn reads them from
+    there for ``get_params`` and ``clone``) and store each one unchanged; they are checked in ``fit``.
+
+    Args:
+        contamination (float): Share of training clips expected above the threshold
+            (PyOD's convention; see :func:`decision_threshold`).
+        threshold (str): "percentile" or "gamma" (see :func:`decision_threshold`).
         standardize (bool): Scale each feature to zero mean and unit variance
             with the training statistics before fitting and scoring.
     """
 
     def __init__(self, contamination=0.1, threshold="percentile", standardize=True):
-        if threshold not in ("percentile", "gamma"):
-            raise ValueError(f"threshold must be 'percentile' or 'gamma', not {threshold!r}.")
         self.contamination = contamination
         self.threshold = threshold
         self.standardize = standardize
 
-    def fit(self, X):
-        """Learn the normal data X (n_samples, n_features); returns self."""
+    def fit(self, X, y=None):
+        """Learn the normal data X (n_samples, n_features); y is ignored; returns self."""
         X = self._check(X, fitting=True)
         self.scaler_ = StandardScaler(with_mean=self.standardize, with_std=self.standardize).fit(X)
         scaled = self.scaler_.transform(X)
@@ -56,16 +91,16 @@ class Detector:
 
     def _set_threshold(self, train_scores):
         self.decision_scores_ = train_scores
-        if self.threshold == "gamma":
-            self.threshold_ = threshold_gamma(train_scores, q=1 - self.contamination)
-        else:
-            self.threshold_ = threshold_percentile(train_scores, q=100 * (1 - self.contamination))
+        self.threshold_ = decision_threshold(train_scores, self.threshold, self.contamination)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "model_")
 
     def decision_function(self, X):
         """Anomaly scores (n_samples,) of X (n_samples, n_features); higher = more anomalous.
         X may also be a set too large for memory (:class:`aadlib.benchmark.FeatureFiles`), scored a chunk at a time."""
-        if not hasattr(self, "model_"):
-            raise AadError(f"This {type(self).__name__} is not fitted yet; call fit(X_train) first.")
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X_train) first.")
         if hasattr(X, "chunks"):
             return np.concatenate([self.decision_function(rows) for rows in X.chunks()])
         return self._score(self.scaler_.transform(self._check(X)))
@@ -75,6 +110,8 @@ class Detector:
         return (self.decision_function(X) > self.threshold_).astype(int)
 
     def _check(self, X, fitting=False):
+        if fitting:
+            _check_threshold(self.threshold)  # before the model trains, not after
         X = np.asarray(X, dtype=float)
         if X.ndim != 2:
             raise AadError(f"Expected a 2-D array (n_samples, n_features), got shape {X.shape}; summarise each clip to one vector first.")
@@ -87,10 +124,6 @@ class Detector:
     def _train_scores(self, Xs):
         return self._score(Xs)
 
-    def __repr__(self):
-        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
-        return f"{type(self).__name__}({params})"
-
 
 class GMM(Detector):
     """Gaussian mixture; score = negative log-likelihood of a vector under the mixture.
@@ -102,10 +135,12 @@ class GMM(Detector):
             training vectors than features a full covariance is singular and
             this term alone keeps it invertible.
         random_state (int): Seed of the k-means initialisation.
+        contamination, threshold, standardize: As :class:`Detector`.
     """
 
-    def __init__(self, n_components=2, covariance_type="full", reg_covar=1e-6, random_state=SEED, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, n_components=2, covariance_type="full", reg_covar=1e-6, random_state=SEED,
+                 contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(contamination, threshold, standardize)
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.reg_covar = reg_covar
@@ -124,10 +159,17 @@ class GMM(Detector):
 
 
 class IForest(Detector):
-    """Isolation Forest; score = how few random splits isolate a vector (sign flipped from scikit-learn)."""
+    """Isolation Forest; score = how few random splits isolate a vector (sign flipped from scikit-learn).
 
-    def __init__(self, n_estimators=200, random_state=SEED, **kwargs):
-        super().__init__(**kwargs)
+    Args:
+        n_estimators (int): Trees.
+        random_state (int): Seed of the random splits and subsamples.
+        contamination, threshold, standardize: As :class:`Detector`.
+    """
+
+    def __init__(self, n_estimators=200, random_state=SEED,
+                 contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(contamination, threshold, standardize)
         self.n_estimators = n_estimators
         self.random_state = random_state
 
@@ -144,10 +186,12 @@ class OCSVM(Detector):
     Args:
         nu (float): Upper bound on the share of training vectors outside the boundary.
         gamma (str | float): RBF width; "scale" = 1 / (n_features * var(X)).
+        contamination, threshold, standardize: As :class:`Detector`.
     """
 
-    def __init__(self, nu=0.1, gamma="scale", **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, nu=0.1, gamma="scale",
+                 contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(contamination, threshold, standardize)
         self.nu = nu
         self.gamma = gamma
 
@@ -167,10 +211,12 @@ class LOF(Detector):
 
     Args:
         n_neighbors (int): Neighbours compared (at most n_training - 1).
+        contamination, threshold, standardize: As :class:`Detector`.
     """
 
-    def __init__(self, n_neighbors=10, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, n_neighbors=10,
+                 contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(contamination, threshold, standardize)
         self.n_neighbors = n_neighbors
 
     def _fit(self, X):
@@ -192,12 +238,14 @@ class KNN(Detector):
 
     Args:
         n_neighbors (int): Neighbours averaged (at most n_training - 1).
+        contamination, threshold, standardize: As :class:`Detector`.
 
     Notebook: 06_transfer_learning.
     """
 
-    def __init__(self, n_neighbors=1, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, n_neighbors=1,
+                 contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(contamination, threshold, standardize)
         self.n_neighbors = n_neighbors
 
     def _fit(self, X):

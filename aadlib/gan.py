@@ -104,6 +104,11 @@ def dcgan_encoder(latent_dim=16, shape=(32, 32), filters=(8, 16, 32)):
     return keras.Model(inputs, layers.Dense(latent_dim, activation="tanh")(layers.Flatten()(x)), name="encoder")
 
 
+def _check_search(search):
+    if search not in SEARCHES:
+        raise AadError(f"Unknown search {search!r}; choose 'gradient' (AnoGAN) or 'encoder' (f-AnoGAN).")
+
+
 class AnoGAN(Detector):
     """AnoGAN on image patches, with f-AnoGAN's encoder as the fast alternative to the latent search.
 
@@ -122,7 +127,8 @@ class AnoGAN(Detector):
         g_filters, d_filters (tuple[int]): Channels of the generator's and the discriminator's
             (and encoder's) hidden layers; small, so that training fits a CPU budget.
         random_state (int): Seeds weights, batches, z and the search.
-        **kwargs: ``contamination``, ``threshold`` of :class:`aadlib.detectors.Detector`.
+        contamination, threshold: As :class:`aadlib.detectors.Detector` (patches are scaled to
+            [-1, 1] with the training range, never standardised).
 
     Attributes:
         history_ (dict): Per epoch: ``d_loss`` and ``g_loss`` (GAN losses), ``d_real`` (D's mean
@@ -135,15 +141,13 @@ class AnoGAN(Detector):
 
     def __init__(self, shape=(32, 32), latent_dim=16, epochs=80, batch_size=32, learning_rate=2e-4, lam=0.1,
                  search="gradient", search_steps=100, search_rate=0.05, encoder_epochs=30, snapshot_every=0,
-                 g_filters=(16, 8), d_filters=(8, 16, 32), random_state=SEED, **kwargs):
-        super().__init__(standardize=False, **kwargs)
-        if search not in SEARCHES:
-            raise AadError(f"Unknown search {search!r}; choose 'gradient' (AnoGAN) or 'encoder' (f-AnoGAN).")
-        self.shape, self.latent_dim, self.epochs, self.batch_size = tuple(shape), latent_dim, epochs, batch_size
+                 g_filters=(16, 8), d_filters=(8, 16, 32), random_state=SEED, contamination=0.1, threshold="percentile"):
+        super().__init__(contamination, threshold, standardize=False)
+        self.shape, self.latent_dim, self.epochs, self.batch_size = shape, latent_dim, epochs, batch_size
         self.learning_rate, self.lam, self.search = learning_rate, lam, search
         self.search_steps, self.search_rate, self.encoder_epochs = search_steps, search_rate, encoder_epochs
         self.snapshot_every, self.random_state = snapshot_every, random_state
-        self.g_filters, self.d_filters = tuple(g_filters), tuple(d_filters)
+        self.g_filters, self.d_filters = g_filters, d_filters
 
     # -- scaling: patches to [-1, 1] with the training range ------------------------------
 
@@ -166,10 +170,11 @@ class AnoGAN(Detector):
 
     # -- training ---------------------------------------------------------------------------
 
-    def fit(self, X):
+    def fit(self, X, y=None):
         """Learn the normal patches: an array (n_patches, height * width), or a set too large for memory
         (:class:`aadlib.benchmark.FeatureFiles` whose rows are patches), streamed from disk through
-        ``tf.data``; returns self."""
+        ``tf.data``; y is ignored; returns self."""
+        _check_search(self.search)
         if not hasattr(X, "dataset"):
             return super().fit(X)
         ranges = np.array([(rows.min(), rows.max()) for rows in X.chunks()])
@@ -341,8 +346,7 @@ class AnoGAN(Detector):
             in the units of X.
         """
         search = search or self.search
-        if search not in SEARCHES:
-            raise AadError(f"Unknown search {search!r}; choose 'gradient' (AnoGAN) or 'encoder' (f-AnoGAN).")
+        _check_search(search)
         X = np.asarray(X, dtype=float)
         starts = self._start(len(X))  # drawn for all patches at once: chunks search as one call would
         chunks = []

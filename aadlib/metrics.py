@@ -8,6 +8,7 @@ Notebook: 00_task_and_data, 01_distribution_modelling, 08_real_flights (confiden
 
 import numpy as np
 from sklearn import metrics as _sk
+from sklearn.model_selection import PredefinedSplit
 
 MAX_FPR = 0.1
 """The false-positive rate up to which DCASE Task 2 measures the partial AUC."""
@@ -145,3 +146,41 @@ def threshold_gamma(train_scores, q=0.9):
     shift = scores.min() - 1e-9 if scores.min() <= 0 else 0.0
     shape, loc, scale = stats.gamma.fit(scores - shift)
     return float(stats.gamma.ppf(q, shape, loc=loc, scale=scale) + shift)
+
+
+def scorer(metric="auc"):
+    """A scikit-learn scorer of a detector's ``decision_function``, for ``GridSearchCV`` and ``cross_val_score``.
+
+    Args:
+        metric (str): "auc" (:func:`auc`) or "pauc" (:func:`pauc`, max FPR 0.1).
+
+    Returns:
+        callable: ``scorer(estimator, X, y)`` -> the metric of ``estimator.decision_function(X)``
+        against ``y`` (1 = anomaly).
+
+    Notebook: 08_real_flights.
+    """
+    metrics = {"auc": auc, "pauc": pauc}
+    if metric not in metrics:
+        raise ValueError(f"metric must be 'auc' or 'pauc', not {metric!r}.")
+    return _sk.make_scorer(metrics[metric], response_method="decision_function")
+
+
+def validation_split(n_train, n_validation):
+    """The one split of a search that trains on normal clips only and scores on a labelled validation set.
+
+    Stack the training rows first, the validation rows after them (``X = [X_train; X_val]``,
+    ``y = [0...0; y_val]``): every candidate is fitted on the first ``n_train`` rows and scored on
+    the rest. Use ``GridSearchCV(..., cv=validation_split(...), refit=False)``: refitting on all rows
+    would train on the validation anomalies too.
+
+    Args:
+        n_train (int): Normal training rows.
+        n_validation (int): Validation rows (normal and anomalous).
+
+    Returns:
+        sklearn.model_selection.PredefinedSplit: One (train, validation) split.
+
+    Notebook: 08_real_flights.
+    """
+    return PredefinedSplit(np.r_[np.full(n_train, -1), np.zeros(n_validation, int)])

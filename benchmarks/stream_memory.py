@@ -40,7 +40,7 @@ data = files if mode.endswith("streamed") else np.asarray(files)
 started = time.perf_counter()
 if gan:
     from aadlib.gan import AnoGAN
-    detector = PerPatch(AnoGAN(search="encoder", epochs=1, encoder_epochs=1, random_state=0), 1024).fit(data).detector
+    detector = PerPatch(AnoGAN(search="encoder", epochs=1, encoder_epochs=1, random_state=0), 1024).fit(data).detector_
 else:
     detector = Autoencoder(epochs=2, batch_size=256, random_state=0).fit(data)
 print(json.dumps({"seconds": time.perf_counter() - started, "gb": files.nbytes / 2**30,

@@ -355,10 +355,12 @@ def test_feature_files_stream_a_gan_through_tf_data(tmp_path):
     def clip_of(row):
         return next(i for i, clip in enumerate(clips[:32]) if np.any(np.all(np.isclose(clip, row, atol=1e-5), axis=1)))
     assert len({clip_of(row) for row in -batches[0]}) > 4  # a batch mixes the patches of many clips
-    gan = AnoGAN(shape=(16, 16), search="encoder", epochs=3, encoder_epochs=2, batch_size=32, random_state=0).fit(patches)
+    per_clip = benchmark.PerPatch(AnoGAN(shape=(16, 16), search="encoder", epochs=3, encoder_epochs=2, batch_size=32, random_state=0), 256)
+    gan = per_clip.fit(train).detector_  # trained on the patches of the training files, streamed
     assert [len(gan.history_[key]) for key in ("d_loss", "e_loss")] == [3, 2]
     assert (gan.low_, gan.high_) == (float(np.asarray(patches).min()), float(np.asarray(patches).max()))
     assert gan.decision_scores_.shape == (256,) and np.isfinite(gan.threshold_)
-    clip_scores = benchmark.PerPatch(gan, 256).decision_function(test)
-    np.testing.assert_allclose(clip_scores, benchmark.PerPatch(gan, 256).decision_function(np.asarray(test)), rtol=1e-5)
+    clip_scores = per_clip.decision_function(test)
+    np.testing.assert_allclose(clip_scores, per_clip.decision_function(np.asarray(test)), rtol=1e-5)
+    assert np.isfinite(per_clip.threshold_) and per_clip.predict(test).shape == (16,)
     assert auc(np.r_[np.zeros(8), np.ones(8)], clip_scores) >= 0.9  # noise is far from every band

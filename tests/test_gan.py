@@ -74,7 +74,7 @@ def test_history_and_snapshots(patches):
 
 def test_bad_input_is_explained(fitted):
     with pytest.raises(AadError, match="choose 'gradient'"):
-        AnoGAN(search="newton")
+        AnoGAN(search="newton").fit(np.zeros((4, 1024)))  # checked before any training
     with pytest.raises(AadError, match="choose 'gradient'"):
         fitted.score_parts(np.zeros((1, 1024)), "newton")
     with pytest.raises(AadError, match="1024 values, not 100"):
