@@ -5,12 +5,16 @@
 - ``aad benchmark DATA_DIR --method NAME [--method NAME ...]``: train and score methods on any
   data folder; per-file score CSVs and a results table (see :mod:`aadlib.benchmark`).
 
-Errors print as one sentence, without a traceback, and exit with status 1.
+Results go to stdout; status lines and progress bars to stderr (``-q``/``--quiet`` silences them).
+Exit status: 0 all went well; 1 bad input or an impossible request (one sentence on stderr,
+no traceback); 2 a command line argparse cannot read; 3 ``aad benchmark`` ran but a method failed
+on some machine (its error is in the results table; the other results are written).
 """
 
 import argparse
 import sys
 
+from . import __version__
 from .benchmark import MAX_MEMORY_MB, METHODS, run, to_markdown
 from .data import REGISTRY, FileSet, fetch, verified
 from .recordings import layout_of, run_recordings
@@ -23,8 +27,11 @@ def main(argv=None):
         prog="aad",
         description="Tools of the aad-book course (also: python -m aadlib).",
         epilog="examples: aad fetch anomaly_mini; aad student notebooks/ student/; "
-        "aad benchmark ~/data/dcase2020/dev --method lof --method dense_ae --seeds 3 --out results/",
+        "aad benchmark ~/data/dcase2020/dev --method lof --method dense_ae --seeds 3 --out results/. "
+        "Exit status: 0 done; 1 bad input (explained on stderr); 2 bad command line; 3 a benchmark method failed.",
     )
+    parser.add_argument("--version", action="version", version=f"aad (aadlib) {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars and no 'wrote ...' lines on stderr: results, errors and the line naming a download only")
     commands = parser.add_subparsers(dest="command", required=True)
     fetch_parser = commands.add_parser(
         "fetch",
@@ -60,6 +67,9 @@ def main(argv=None):
     bench.add_argument("--jobs", type=int, default=-1, help="feature-extraction workers (default -1: all cores)")
     bench.add_argument("--cache", default=None, help="feature cache folder (default ~/.cache/aadlib/features)")
     bench.add_argument("--on-bad", choices=("skip", "stop"), default="skip", help="unreadable clips: skip with a warning (default) or stop")
+    bench.add_argument("--resume", action="store_true",
+                       help="keep what an earlier run with the same options finished in --out and run only the rest "
+                       "(results.csv is rewritten as each method finishes, so a killed run keeps its work)")
     bench.add_argument("--max-memory", type=float, default=MAX_MEMORY_MB, metavar="MB",
                        help=f"a machine's features above this size stay on disk; autoencoders and GANs then train through tf.data (default {MAX_MEMORY_MB})")
     recorded = bench.add_argument_group("long recordings (a folder in a layout of aadlib.recordings, e.g. the drone flights)",
@@ -71,10 +81,16 @@ def main(argv=None):
     recorded.add_argument("--test-share", type=float, default=0.5, metavar="SHARE",
                           help="share of each mission's normal recordings in the test set (default 0.5)")
     args = parser.parse_args(argv)
+    progress = not args.quiet
+
+    def status(line):
+        if progress:
+            print(line, file=sys.stderr)
+
     try:
         if args.command == "fetch":
             for name in args.names:
-                folder = fetch(name, progress=True)
+                folder = fetch(name, progress=progress)
                 if isinstance(REGISTRY.get(name), FileSet):
                     files = REGISTRY[name].files()
                     have = verified(folder, files)
@@ -82,19 +98,23 @@ def main(argv=None):
                     print(f"{name}: {len(have)} of {len(files)} files ({megabytes:.0f} MB) in {folder}")
                 else:
                     print(f"{name}: {folder}")
-        elif args.command == "benchmark" and layout_of(args.data_dir):
-            table = run_recordings(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, clip_s=args.clip, hop_s=args.hop,
-                                   trim_s=tuple(args.trim), test_size=args.test_share, sr=args.sr, n_jobs=args.jobs, cache_dir=args.cache)
-            print(to_markdown(table))
-            print(f"wrote {args.out}/results.csv, {args.out}/results.md and the per-clip score CSVs")
         elif args.command == "benchmark":
-            table = run(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, sr=args.sr, n_jobs=args.jobs,
-                        cache_dir=args.cache, on_bad=args.on_bad, max_memory_mb=args.max_memory)
+            if layout_of(args.data_dir):
+                table = run_recordings(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, clip_s=args.clip, hop_s=args.hop,
+                                       trim_s=tuple(args.trim), test_size=args.test_share, sr=args.sr, n_jobs=args.jobs,
+                                       cache_dir=args.cache, progress=progress, resume=args.resume)
+            else:
+                table = run(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, sr=args.sr, n_jobs=args.jobs,
+                            cache_dir=args.cache, on_bad=args.on_bad, max_memory_mb=args.max_memory, progress=progress, resume=args.resume)
             print(to_markdown(table))
-            print(f"wrote {args.out}/results.csv, {args.out}/results.md and the per-file score CSVs")
+            status(f"wrote {args.out}/results.csv, {args.out}/results.md and the score CSVs")
+            failed = table[table.error.fillna("") != ""]
+            if len(failed):
+                print(f"error: {len(failed)} of {len(table)} results failed, e.g. {failed.method.iloc[0]}: {failed.error.iloc[0]}", file=sys.stderr)
+                return 3
         else:
             for path in write_student_copies(args.notebook_dir, args.out_dir):
-                print(f"wrote {path}")
+                status(f"wrote {path}")
     except (AadError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -26,6 +26,7 @@ Notebook: 07_comparison; the command line's version of chapters 01 to 06.
 
 import functools
 import hashlib
+import importlib.util
 import json
 import time
 import warnings
@@ -380,11 +381,55 @@ strided CAE on modulation images, standardised per value instead of per band), 0
 06 (transfer:<backbone>: kNN distance on the backbone's embedding)."""
 
 
+CLASSICAL = ("gmm", "iforest", "ocsvm", "lof")
+"""The methods that need no deep-learning library; every other one needs Keras and TensorFlow (aadlib's ``deep`` extra)."""
+
+
 def check_methods(methods):
-    """Raise one clear error for an unknown method name, listing the known ones."""
+    """Raise one clear error for an unknown method name, listing the known ones, or for a method whose
+    deep-learning libraries are not installed, naming the extra that installs them."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise AadError(f"Unknown method {unknown[0]!r}; known methods: {', '.join(METHODS)}.")
+    deep = [m for m in methods if m not in CLASSICAL]
+    missing = [name for name in ("keras", "tensorflow") if importlib.util.find_spec(name) is None]
+    if deep and missing:
+        raise AadError(f"Method {deep[0]!r} needs {' and '.join(missing)}, which is not installed; install aadlib's "
+                       f"deep-learning extra (pip install 'aadlib[deep]'), or run only {', '.join(CLASSICAL)}.")
+
+
+def resumable(out_dir, options, resume, key):
+    """For ``--resume``: the rows of the run already in ``out_dir`` that finished without error, by ``key``.
+
+    Writes this run's options to ``out_dir/run.json``; a resumed run must have the same ones, so that
+    the results it keeps and the ones it adds compare.
+
+    Args:
+        out_dir (Path): The output folder (exists).
+        options (dict): What the results depend on (folder, seeds, feature settings), JSON-serialisable.
+        resume (bool): Keep the finished rows of ``out_dir/results.csv`` (else start afresh).
+        key (list[str]): Columns that name one unit of work, e.g. machine type, machine and method.
+
+    Returns:
+        dict: ``tuple(key values)`` -> that unit's rows (list of dicts), as :func:`run` makes them.
+    """
+    options = json.loads(json.dumps(options))
+    path, results = out_dir / "run.json", out_dir / "results.csv"
+    done = {}
+    if resume and results.exists():
+        earlier = json.loads(path.read_text()) if path.exists() else None
+        if earlier != options:
+            raise AadError(f"{out_dir} holds the results of a run with other options ({earlier}, not {options}); "
+                           "resume with the same options, or write to another --out.")
+        text = ["machine_type", "machine", "domain", "method", "error"]
+        table = pd.read_csv(results, dtype=dict.fromkeys(text, str))
+        table[text] = table[text].fillna("")
+        table = table[~table.machine_type.isin(["mean", "harmonic mean"])]
+        for values, part in table.groupby(key, sort=False):
+            if (part.error == "").all():
+                done[values] = part.to_dict("records")
+    path.write_text(json.dumps(options, indent=1) + "\n")
+    return done
 
 
 def _group_of(fields):
@@ -407,7 +452,7 @@ def harmonic_mean(values):
 
 
 def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True,
-        max_memory_mb=None):
+        max_memory_mb=None, resume=False):
     """Train and score every method on every machine of a folder; write score CSVs and a results table.
 
     Args:
@@ -424,6 +469,9 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         max_memory_mb (float | None): A machine's training (or test) features larger than this
             (as float32; default :data:`MAX_MEMORY_MB`) stay on disk (:class:`FeatureFiles`): the
             autoencoders and GANs train on them through ``tf.data``; other methods still read them whole.
+        resume (bool): Keep what an earlier run with the same options wrote to ``out_dir`` and run only
+            the (machine, method) pairs it did not finish (see :func:`resumable`). ``results.csv`` is
+            rewritten as each pair finishes, so a killed run keeps its work.
 
     Returns:
         pd.DataFrame: One row per machine and method (columns machine_type, machine, domain,
@@ -446,10 +494,14 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         cached_by_kind[kind], _ = features_of(folder, list(frame.file), kind, sr=sr, n_jobs=n_jobs, cache_dir=cache_dir,
                                               on_bad=on_bad, progress=progress, load=False)
     max_bytes = (MAX_MEMORY_MB if max_memory_mb is None else max_memory_mb) * 2**20
+    options = {"folder": str(Path(folder).resolve()), "seeds": seed_list(seeds), "sr": sr}
+    done = resumable(out_dir, options, resume, ["machine_type", "machine", "method"])
     rows = []
     for (machine_type, machine), members in frame.groupby("group", sort=True):
         for method in methods:
-            rows.extend(_run_machine(method, machine_type, machine, members, cached_by_kind[METHODS[method][0]], seeds, out_dir, max_bytes))
+            rows.extend(done.get((machine_type, machine, method))
+                        or _run_machine(method, machine_type, machine, members, cached_by_kind[METHODS[method][0]], seeds, out_dir, max_bytes))
+            pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
     table = pd.DataFrame(rows)
     table = pd.concat([table, _averages(table)], ignore_index=True)
     table.to_csv(out_dir / "results.csv", index=False)

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -209,7 +210,7 @@ def _download(entry, cache, progress=False):
         f"or set {DATA_DIR_ENV} to a folder that already has {entry.filename}"
     )
     partial = entry.filename + ".part"
-    print(f"Downloading {entry.filename} from {entry.url} into {cache}")
+    print(f"Downloading {entry.filename} from {entry.url} into {cache}", file=sys.stderr)  # status: results alone go to stdout
     try:
         cache.mkdir(parents=True, exist_ok=True)
         _retrieve(entry.url, cache / partial, progress)

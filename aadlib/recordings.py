@@ -270,7 +270,7 @@ def clip_name(file, start_s):
 
 
 def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, hop_s=None, trim_s=(0.0, 0.0), test_size=0.5,
-                   split_seed=SEED, sr=16000, n_jobs=-1, cache_dir=None, progress=True):
+                   split_seed=SEED, sr=16000, n_jobs=-1, cache_dir=None, progress=True, resume=False):
     """:func:`aadlib.benchmark.run` for a folder of long recordings: clips cut from them, split by recording.
 
     Each method (a key of :data:`aadlib.benchmark.METHODS`) is trained, per seed, on the clips of
@@ -287,6 +287,8 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
         test_size (float): Share of each mission's normal recordings in the test set.
         split_seed (int): Seeds the split (the same for every method and seed, so that they compare).
         sr, n_jobs, cache_dir, progress: As :func:`clip_features`.
+        resume (bool): Keep the methods an earlier run with the same options finished in ``out_dir``
+            (:func:`aadlib.benchmark.resumable`); ``results.csv`` is rewritten as each method finishes.
 
     Returns:
         pandas.DataFrame: Per method, a row for all test clips (``machine`` "all"), one per number of
@@ -295,7 +297,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
         columns as :func:`aadlib.benchmark.run` (auc, pauc, ap, their ``_std`` over seeds, fit_s,
         score_s, error), ``machine_type`` the folder's name; and ``n_train``, ``n_test`` (clips).
     """
-    from .benchmark import METHODS, check_methods, to_markdown
+    from .benchmark import METHODS, check_methods, resumable, to_markdown
     from .detectors import summarize
     from .metrics import evaluate
     from .utils import seeds as seed_list
@@ -306,8 +308,14 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
     split = split_by_recording(table, test_size, split_seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = folder.resolve().name
+    options = {"folder": str(folder.resolve()), "seeds": seed_list(seeds), "clip_s": clip_s, "hop_s": hop_s, "trim_s": trim_s,
+               "test_size": test_size, "split_seed": split_seed, "sr": sr}
+    done = resumable(out_dir, options, resume, ["method"])
     rows = []
     for method in methods:
+        if (method,) in done:
+            rows.extend(done[(method,)])
+            continue
         kind, make = METHODS[method]
         clips, values = clip_features(folder, table, kind, clip_s, hop_s, trim_s, sr=sr, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
         example = values[0]  # one clip's features in their own shape (an image, windows, patches): models are built from it
@@ -332,6 +340,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
                 runs.append({"fit_s": fit_s, "score_s": time.perf_counter() - started})
         except Exception as error:  # one method failing must not lose the others' results
             rows.append({**base, "machine": "all", "error": f"{type(error).__name__}: {error}"})
+            pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
             continue
         pd.DataFrame({"file": [clip_name(f, s) for f, s in zip(test_clips.file, test_clips.start_s)], "score": np.mean(all_scores, axis=0)}).to_csv(
             out_dir / f"anomaly_score_{name}_{method}.csv", index=False, header=False)
@@ -340,6 +349,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
                 continue
             results = [{**evaluate(y[part], scores[part]), **(times if group == "all" else {})} for scores, times in zip(all_scores, runs)]
             rows.append({**base, "machine": group, **summarize(results), "n_test": int(part.sum()), "error": ""})
+        pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)  # as each method finishes: a killed run keeps its work
     results = pd.DataFrame(rows)
     results.to_csv(out_dir / "results.csv", index=False)
     (out_dir / "results.md").write_text(to_markdown(results) + "\n")

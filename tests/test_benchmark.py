@@ -364,3 +364,78 @@ def test_feature_files_stream_a_gan_through_tf_data(tmp_path):
     np.testing.assert_allclose(clip_scores, per_clip.decision_function(np.asarray(test)), rtol=1e-5)
     assert np.isfinite(per_clip.threshold_) and per_clip.predict(test).shape == (16,)
     assert auc(np.r_[np.zeros(8), np.ones(8)], clip_scores) >= 0.9  # noise is far from every band
+
+
+# -- command-line conventions ---------------------------------------------------------------------
+
+
+def test_version_and_exit_codes_are_documented(capsys):
+    import aadlib
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"aad (aadlib) {aadlib.__version__}"
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert "Exit status: 0 done; 1 bad input" in capsys.readouterr().out and exit_.value.code == 0
+
+
+def test_results_on_stdout_status_on_stderr_and_quiet(folder, tmp_path, capsys):
+    data = str(folder("DCASE 2020"))
+    assert main(["benchmark", data, "--method", "lof", "--out", str(tmp_path / "a"), "--jobs", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("| machine type |") and "wrote " not in captured.out
+    assert "wrote " in captured.err
+    assert main(["-q", "benchmark", data, "--method", "lof", "--out", str(tmp_path / "b"), "--jobs", "1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "| lof |" in captured.out
+
+
+def test_a_failed_method_gives_exit_status_3_and_keeps_the_other_results(folder, tmp_path, capsys, monkeypatch):
+    def broken(seed, example):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setitem(benchmark.METHODS, "broken", ("clip_summary", broken))
+    out = tmp_path / "out"
+    assert main(["benchmark", str(folder("anomaly_mini")), "--method", "lof", "--method", "broken", "--out", str(out), "--jobs", "1"]) == 3
+    assert "error: 1 of" in capsys.readouterr().err
+    table = pd.read_csv(out / "results.csv", keep_default_na=False)
+    assert table.set_index("method").error.loc["broken"] == "RuntimeError: out of memory"
+    assert (table[table.method == "lof"].error == "").all()
+
+
+def test_a_missing_deep_learning_library_names_the_extra(folder, capsys, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None if name == "keras" else real(name, *args))
+    assert main(["benchmark", str(folder("anomaly_mini")), "--method", "dense_ae"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "needs keras, which is not installed" in error and "pip install 'aadlib[deep]'" in error
+    benchmark.check_methods(["lof", "gmm"])  # the classical methods need neither
+
+
+def test_a_killed_run_keeps_its_work_and_resume_runs_only_the_rest(folder, tmp_path, monkeypatch):
+    data, out = folder("DCASE 2020"), tmp_path / "out"
+    whole = benchmark.run(data, ["lof", "gmm"], out_dir=tmp_path / "whole", n_jobs=1, progress=False)
+    real, calls = benchmark._run_machine, []
+
+    def killed_at_the_third(method, machine_type, machine, *args):
+        calls.append((machine, method))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(method, machine_type, machine, *args)
+
+    monkeypatch.setattr(benchmark, "_run_machine", killed_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        benchmark.run(data, ["lof", "gmm"], out_dir=out, n_jobs=1, progress=False)
+    kept = pd.read_csv(out / "results.csv")
+    assert list(zip(kept.machine, kept.method)) == [("id_00", "lof"), ("id_00", "gmm")]  # written as each finished
+
+    calls.clear()
+    resumed = benchmark.run(data, ["lof", "gmm"], out_dir=out, n_jobs=1, progress=False, resume=True)
+    assert calls == [("id_02", "lof"), ("id_02", "gmm")]  # only what the killed run had not finished
+    columns = ["machine_type", "machine", "method", "auc", "pauc", "ap"]
+    pd.testing.assert_frame_equal(resumed[columns], whole[columns])
+    with pytest.raises(AadError, match="other options"):
+        benchmark.run(data, ["lof"], seeds=2, out_dir=out, n_jobs=1, progress=False, resume=True)

@@ -301,6 +301,18 @@ def test_command_line_benchmark_on_long_recordings(uav_folder, tmp_path, capsys)
     assert len(tested) == len(UAV_FILES) + 5 - train_flights  # every clip of a tested flight is tested, none of a training flight
 
 
+def test_resume_on_long_recordings_keeps_the_finished_methods(uav_folder, tmp_path, monkeypatch):
+    options = {"out_dir": tmp_path / "out", "clip_s": 4, "cache_dir": tmp_path / "cache", "n_jobs": 1, "progress": False}
+    first = recordings.run_recordings(uav_folder, ["gmm"], **options)
+    real, computed = recordings.clip_features, []
+    monkeypatch.setattr(recordings, "clip_features", lambda *args, **kwargs: computed.append(args[2]) or real(*args, **kwargs))
+    both = recordings.run_recordings(uav_folder, ["gmm", "lof"], resume=True, **options)
+    assert computed == ["clip_summary"]  # for lof only: gmm's rows are kept
+    pd.testing.assert_frame_equal(both[both.method == "gmm"].reset_index(drop=True)[["machine", "auc", "pauc"]], first[["machine", "auc", "pauc"]])
+    with pytest.raises(AadError, match="other options"):
+        recordings.run_recordings(uav_folder, ["gmm"], resume=True, **{**options, "clip_s": 2})
+
+
 @pytest.mark.parametrize("method", ["cae2d", "lstm_ae"])
 def test_models_of_images_and_windows_run_on_long_recordings(uav_folder, tmp_path, monkeypatch, method):
     """A clip's features that are an image or a sequence of windows reach the model as one row per clip, as in benchmark.run."""

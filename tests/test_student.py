@@ -125,7 +125,7 @@ def test_every_non_exercise_cell_of_every_student_copy_runs(tmp_path):
 
 def test_command_line(tmp_path, capsys):
     assert main(["student", str(ROOT / "notebooks"), str(tmp_path / "copies")]) == 0
-    written = capsys.readouterr().out.strip().split("\n")
+    written = capsys.readouterr().err.strip().split("\n")  # status lines, on stderr
     assert len(written) == len(CHAPTERS) and all(line.startswith("wrote ") for line in written)
     assert main(["student", str(tmp_path / "empty"), str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err.startswith("error: ")
