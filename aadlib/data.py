@@ -348,7 +348,12 @@ def _unpack(archive, entry):
                 with zipfile.ZipFile(archive) as zf:
                     zf.extractall(scratch)
                 # unpacked to a scratch folder first, so a half-unpacked folder is never taken as done
-                Path(scratch, entry.folder).replace(target)
+                try:
+                    Path(scratch, entry.folder).replace(target)
+                except OSError:
+                    if not target.is_dir():
+                        raise
+                    # another process (a joblib worker of features_of) unpacked the same archive first
             return target
     raise AadError(f"Cannot unpack {archive}: neither its folder nor {user_cache_dir()} is writable.")
 

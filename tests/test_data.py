@@ -258,6 +258,23 @@ def test_corrupt_cached_file_is_set_aside_and_downloaded_again(registry, http_fo
     assert len(aadlib.load_clips(folder)) == 4
 
 
+def test_two_processes_unpacking_at_once_both_get_the_folder(registry, monkeypatch):
+    """Chapter 07's feature workers both found musicnn not yet unpacked; the second one's rename failed."""
+    register, payload, cache = registry
+    cache.mkdir()
+    (cache / "test.zip").write_bytes(payload)
+    register(closed_port_url())
+    real_extractall = zipfile.ZipFile.extractall
+
+    def other_process_finishes_first(self, path=None, *args, **kwargs):
+        real_extractall(self, path, *args, **kwargs)
+        real_extractall(self, cache)  # the other worker's folder is in place before this one's rename
+
+    monkeypatch.setattr(zipfile.ZipFile, "extractall", other_process_finishes_first)
+    assert aadlib.fetch("test") == cache / "anomaly_mini"
+    assert len(aadlib.load_clips(cache / "anomaly_mini")) == 4 and not list(cache.glob("tmp*"))
+
+
 def test_read_only_cache_unpacks_into_the_user_cache(registry, tmp_path, monkeypatch):
     """A shared read-only copy (CI's) is unpacked elsewhere; os.access is patched since root can write anywhere."""
     register, payload, cache = registry
