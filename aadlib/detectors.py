@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.covariance import EmpiricalCovariance, LedoitWolf
 from sklearn.ensemble import IsolationForest
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.mixture import GaussianMixture
@@ -238,18 +239,22 @@ class KNN(Detector):
 
     Args:
         n_neighbors (int): Neighbours averaged (at most n_training - 1).
+        metric (str): "euclidean", or "cosine" (1 - cos of the angle between two vectors: only
+            their directions count, the usual distance between embeddings), or any metric of
+            ``sklearn.neighbors.NearestNeighbors``.
         contamination, threshold, standardize: As :class:`Detector`.
 
-    Notebook: 06_transfer_learning.
+    Notebook: 06_transfer_learning, 09_auxiliary_classification.
     """
 
-    def __init__(self, n_neighbors=1,
+    def __init__(self, n_neighbors=1, metric="euclidean",
                  contamination=0.1, threshold="percentile", standardize=True):
         super().__init__(contamination, threshold, standardize)
         self.n_neighbors = n_neighbors
+        self.metric = metric
 
     def _fit(self, X):
-        return NearestNeighbors(n_neighbors=min(self.n_neighbors, len(X) - 1)).fit(X)
+        return NearestNeighbors(n_neighbors=min(self.n_neighbors, len(X) - 1), metric=self.metric).fit(X)
 
     def _score(self, X):
         return self.model_.kneighbors(X)[0].mean(axis=1)
@@ -258,7 +263,36 @@ class KNN(Detector):
         return self.model_.kneighbors()[0].mean(axis=1)
 
 
-DETECTORS = {"gmm": GMM, "iforest": IForest, "ocsvm": OCSVM, "lof": LOF, "knn": KNN}
+class Mahalanobis(Detector):
+    """Mahalanobis distance to the training mean; score = (x - mu)^T Sigma^-1 (x - mu), squared.
+
+    One Gaussian with the training covariance Sigma: a direction in which normal vectors hardly
+    vary counts far more than one in which they vary a lot. The DCASE 2023 and 2024 baselines score
+    an autoencoder's reconstruction errors this way. With fewer training vectors than features the
+    sample covariance is singular; Ledoit-Wolf shrinkage (the default) pulls it towards a multiple
+    of the identity just enough to invert it.
+
+    Args:
+        shrinkage (bool): Ledoit-Wolf shrinkage (``sklearn.covariance.LedoitWolf``); False = the
+            sample covariance (``EmpiricalCovariance``).
+        contamination, threshold, standardize: As :class:`Detector`.
+
+    Notebook: 09_auxiliary_classification.
+    """
+
+    def __init__(self, shrinkage=True,
+                 contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(contamination, threshold, standardize)
+        self.shrinkage = shrinkage
+
+    def _fit(self, X):
+        return (LedoitWolf() if self.shrinkage else EmpiricalCovariance()).fit(X)
+
+    def _score(self, X):
+        return self.model_.mahalanobis(X)
+
+
+DETECTORS = {"gmm": GMM, "iforest": IForest, "ocsvm": OCSVM, "lof": LOF, "knn": KNN, "mahalanobis": Mahalanobis}
 """The detectors by short name."""
 
 

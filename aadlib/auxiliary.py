@@ -1,0 +1,267 @@
+"""Auxiliary classification: the idea behind most DCASE Task 2 winners since 2020.
+
+An autoencoder learns to rebuild normal data; an **auxiliary classifier** learns to tell apart
+*kinds* of normal data instead: which machine ID (DCASE 2020), which section and attribute (2021
+on), which mission a drone flew (chapter 09). It never sees an anomaly. The network maps a clip
+to an **embedding** (a vector) and classifies it by the angle between the embedding and one learnt
+**centre** per class. A clip that sounds unlike every normal clip of the training data lands far
+from them, and its anomaly score is its cosine distance to the nearest normal training embeddings.
+
+Cosine logits, with ``x`` the unit-length embedding and ``w_j`` the unit-length centre of class j::
+
+    cos(theta_j) = w_j . x
+
+- **ArcFace** (Deng et al. 2019) adds an angular margin ``m`` to the true class's angle and scales
+  all logits by ``s``: ``logit_y = s cos(theta_y + m)``, ``logit_j = s cos(theta_j)`` (j != y),
+  then softmax cross-entropy. Classes must be ``m`` radians apart to reach a low loss, which
+  pulls each class's embeddings tightly around its centre.
+- **AdaCos** (Zhang et al. 2019) has no margin and sets ``s`` itself, batch by batch, from the
+  median angle of the true classes (:func:`adacos_scale`), so that there is nothing to tune.
+- **Sub-cluster AdaCos** (Wilkinghoff 2021) gives each class several centres; a class's probability
+  is the sum of the softmax over its centres, so one class may cover several kinds of sound.
+
+:class:`AuxClassifier` has the detector interface of :mod:`aadlib.detectors`: ``fit(X, aux=labels)``
+on normal feature rows (n_samples, n_features) with one auxiliary label per row,
+``decision_function(X)`` (higher = more anomalous), ``threshold_``, ``predict(X)``, ``transform(X)``
+(the embeddings). The score comes from a **back end** fitted on the training embeddings, any
+detector of :mod:`aadlib.detectors` (default: the cosine distance to the nearest one, :class:`aadlib.KNN`).
+
+Notebook: 09_auxiliary_classification.
+"""
+
+import os
+
+import numpy as np
+from sklearn.base import clone
+
+from .detectors import KNN, Detector
+from .utils import SEED, AadError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import layers  # noqa: E402
+
+LOSSES = ("arcface", "adacos", "softmax")
+"""The classification losses of :class:`AuxClassifier`."""
+
+
+def dense_embedding(input_dim, hidden=128, n_hidden=2, embedding=32):
+    """A small dense network from a feature row to an embedding.
+
+    Args:
+        input_dim (int): Length of the input rows (e.g. 256 for a clip summary).
+        hidden (int): Units of each hidden layer (batch normalisation and ReLU after each).
+        n_hidden (int): Hidden layers.
+        embedding (int): Length of the embedding (linear output).
+
+    Returns:
+        keras.Model: (batch, input_dim) -> (batch, embedding).
+    """
+    inputs = keras.Input((input_dim,))
+    x = inputs
+    for _ in range(n_hidden):
+        x = layers.ReLU()(layers.BatchNormalization()(layers.Dense(hidden)(x)))
+    return keras.Model(inputs, layers.Dense(embedding)(x), name="dense_embedding")
+
+
+def cosine_logits(embeddings, centres):
+    """cos(theta) between each embedding and each centre, both normalised to unit length.
+
+    Args:
+        embeddings: (batch, dim) tensor or array.
+        centres: (dim, n_centres).
+
+    Returns:
+        tf.Tensor: (batch, n_centres) in [-1, 1].
+    """
+    return tf.matmul(tf.math.l2_normalize(embeddings, axis=1), tf.math.l2_normalize(centres, axis=0))
+
+
+def arcface_logits(cos, onehot, scale, margin):
+    """ArcFace: ``s cos(theta_y + m)`` for the true class, ``s cos(theta_j)`` for the others.
+
+    Args:
+        cos: (batch, n_classes) cosine logits.
+        onehot: (batch, n_classes) float, 1 at the true class.
+        scale (float): s.
+        margin (float): m, in radians.
+
+    Returns:
+        tf.Tensor: (batch, n_classes) logits for softmax cross-entropy.
+    """
+    theta = tf.acos(tf.clip_by_value(cos, -1.0 + 1e-7, 1.0 - 1e-7))
+    return scale * tf.where(onehot > 0, tf.cos(theta + margin), cos)
+
+
+def adacos_scale(cos, onehot, scale):
+    """AdaCos's scale for the next step: ``log(B) / cos(min(pi/4, theta_med))``.
+
+    ``B`` is the mean over the batch of ``sum exp(s cos(theta_j))`` over the centres of the other
+    classes, and ``theta_med`` the median angle of the embeddings to their own class's nearest centre.
+
+    Args:
+        cos: (batch, n_centres) cosine logits.
+        onehot: (batch, n_centres) float, 1 at every centre of the true class.
+        scale: The current scale s (scalar tensor).
+
+    Returns:
+        tf.Tensor: the new scale (scalar).
+    """
+    others = tf.reduce_mean(tf.reduce_sum(tf.where(onehot > 0, 0.0, tf.exp(scale * cos)), axis=1))
+    own = tf.reduce_max(tf.where(onehot > 0, cos, -1.0), axis=1)
+    theta = tf.sort(tf.acos(tf.clip_by_value(own, -1.0 + 1e-7, 1.0 - 1e-7)))
+    median = theta[tf.shape(theta)[0] // 2]
+    return tf.math.log(others) / tf.cos(tf.minimum(np.pi / 4, median))
+
+
+class AuxClassifier(Detector):
+    """A network trained to classify auxiliary labels of normal data; score = back end on its embeddings.
+
+    Args:
+        build (callable): ``build(input_dim)`` returns an uncompiled keras.Model from rows
+            (batch, input_dim) to embeddings (batch, dim), e.g. :func:`dense_embedding`.
+        loss (str): "arcface", "adacos" (sub-cluster AdaCos when ``sub_clusters > 1``) or
+            "softmax" (cosine logits times ``scale``, no margin).
+        margin (float): ArcFace's angular margin m in radians (0.5 in the ArcFace paper).
+        scale (float): s for "arcface" and "softmax"; "adacos" sets its own.
+        sub_clusters (int): Centres per class; for "arcface" and "softmax" a class's cosine is
+            that of its nearest centre (sub-center ArcFace), for "adacos" its probability is the
+            sum over its centres (sub-cluster AdaCos).
+        backend (Detector): Fitted on the training embeddings, scores the test embeddings
+            (cloned; default ``KNN(n_neighbors=1, metric="cosine", standardize=False)``).
+        epochs (int): Passes over the training data.
+        batch_size (int): Rows per gradient step.
+        learning_rate (float): Adam's step size.
+        random_state (int): Seeds the initial weights and the order of the batches.
+        contamination, threshold, standardize: As :class:`aadlib.detectors.Detector`.
+
+    Attributes:
+        model_ (keras.Model): The trained embedding network.
+        centres_ (np.ndarray): (dim, n_classes * sub_clusters) class centres (class-major).
+        classes_ (np.ndarray): The auxiliary labels, in the order of the centres.
+        backend_ (Detector): The fitted back end.
+        history_ (dict): ``loss`` (mean per epoch), ``accuracy`` (training rows classified right,
+            per epoch) and, for "adacos", ``scale`` (at the end of each epoch).
+    """
+
+    def __init__(self, build=dense_embedding, loss="arcface", margin=0.5, scale=30.0, sub_clusters=1, backend=None,
+                 epochs=50, batch_size=64, learning_rate=1e-3, random_state=SEED,
+                 contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(contamination, threshold, standardize)
+        self.build = build
+        self.loss = loss
+        self.margin = margin
+        self.scale = scale
+        self.sub_clusters = sub_clusters
+        self.backend = backend
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+
+    def fit(self, X, y=None, aux=None):
+        """Learn the normal rows X (n_samples, n_features) by classifying ``aux``; y is ignored; returns self.
+
+        Args:
+            aux (array): (n_samples,) one auxiliary label per row (machine ID, section, mission...),
+                at least two different ones. scikit-learn's ``GridSearchCV(...).fit(X, y, aux=aux)``
+                passes it on, split as X is.
+        """
+        if self.loss not in LOSSES:
+            raise AadError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}.")
+        if aux is None:
+            raise AadError("AuxClassifier needs an auxiliary label per training row: fit(X, aux=labels), e.g. the machine ID or the mission.")
+        aux = np.asarray(aux)
+        if len(aux) != len(X):
+            raise AadError(f"fit got {len(X)} rows but {len(aux)} auxiliary labels; give one label per row.")
+        self.classes_, self._targets = np.unique(aux, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise AadError(f"Every training row has the auxiliary label {self.classes_[0]!r}; a classifier needs at least two classes.")
+        return super().fit(X)
+
+    def _fit(self, X):
+        keras.utils.set_random_seed(self.random_state)
+        n_rows, n_features = X.shape
+        model = self.build(n_features)
+        n_classes, per_class = len(self.classes_), int(self.sub_clusters)
+        centres = tf.Variable(keras.random.normal((model.output_shape[-1], n_classes * per_class), seed=self.random_state), name="centres")
+        variables = [*model.trainable_variables, centres]
+        optimizer = keras.optimizers.Adam(self.learning_rate)
+        optimizer.build(variables)  # now, not in the first traced step, which tf.function would then trace twice
+        onehot = np.repeat(np.eye(n_classes, dtype=np.float32), per_class, axis=1)[self._targets]  # every centre of the true class
+        rows, targets = tf.constant(X.astype(np.float32)), tf.constant(onehot)
+        scale = tf.Variable(np.sqrt(2.0) * np.log(n_classes * per_class - 1) if self.loss == "adacos" else float(self.scale), dtype=tf.float32)
+
+        def step(x, target):
+            with tf.GradientTape() as tape:
+                cos = cosine_logits(model(x, training=True), centres)
+                loss, correct = self._loss(cos, target, scale, n_classes, per_class)
+            optimizer.apply(tape.gradient(loss, variables), variables)
+            if self.loss == "adacos":
+                scale.assign(adacos_scale(tf.stop_gradient(cos), target, scale))
+            n = tf.cast(tf.shape(x)[0], tf.float32)
+            return loss * n, correct
+
+        # A whole epoch is one graph call, as in aadlib.autoencoders.Autoencoder.
+        @tf.function
+        def epoch(shuffled):
+            total, right = 0.0, 0.0
+            for start in tf.range(0, tf.size(shuffled), self.batch_size):
+                batch = shuffled[start : start + self.batch_size]
+                loss, correct = step(tf.gather(rows, batch), tf.gather(targets, batch))
+                total, right = total + loss, right + correct
+            return total, right
+
+        order = np.random.default_rng(self.random_state)
+        self.history_ = {"loss": [], "accuracy": [], **({"scale": []} if self.loss == "adacos" else {})}
+        for _ in range(self.epochs):
+            total, right = epoch(tf.constant(order.permutation(n_rows)))
+            self.history_["loss"].append(float(total) / n_rows)
+            self.history_["accuracy"].append(float(right) / n_rows)
+            if self.loss == "adacos":
+                self.history_["scale"].append(float(scale))
+        self.centres_ = centres.numpy()
+        self.backend_ = clone(self.backend if self.backend is not None else KNN(n_neighbors=1, metric="cosine", standardize=False))
+        return model
+
+    def _loss(self, cos, target, scale, n_classes, per_class):
+        """(mean cross-entropy, rows whose nearest class is the true one) for a batch of cosine logits."""
+        by_class = lambda values, reduce: reduce(tf.reshape(values, (-1, n_classes, per_class)), axis=2)  # noqa: E731
+        true_class = by_class(target, tf.reduce_max)
+        if self.loss == "adacos":  # sub-cluster AdaCos: a class's probability is the sum over its centres
+            probability = by_class(tf.nn.softmax(scale * cos), tf.reduce_sum)
+            loss = -tf.reduce_mean(tf.math.log(tf.reduce_sum(probability * true_class, axis=1) + 1e-12))
+            predicted = probability
+        else:
+            class_cos = by_class(cos, tf.reduce_max)  # sub-center ArcFace: the nearest centre of each class
+            logits = arcface_logits(class_cos, true_class, scale, self.margin) if self.loss == "arcface" else scale * class_cos
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(true_class, logits))
+            predicted = class_cos
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(predicted, axis=1), tf.argmax(true_class, axis=1)), tf.float32))
+        return loss, correct
+
+    def _embed(self, Xs):
+        from .autoencoders import reconstruct  # the model's output in eager batches
+
+        return reconstruct(self.model_, Xs.astype(np.float32))
+
+    def _train_scores(self, Xs):
+        self.backend_.fit(self._embed(Xs))
+        return self.backend_.decision_scores_
+
+    def _score(self, Xs):
+        return self.backend_.decision_function(self._embed(Xs))
+
+    def transform(self, X):
+        """The embeddings (n_samples, dim) of rows X (n_samples, n_features)."""
+        if not self.__sklearn_is_fitted__():
+            from .detectors import NotFittedError
+
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X_train, aux=labels) first.")
+        return self._embed(self.scaler_.transform(self._check(X)))
+
+    def classify(self, X):
+        """The auxiliary label of the nearest centre, per row of X: how well the auxiliary task was learnt."""
+        cos = cosine_logits(self.transform(X), self.centres_).numpy()
+        return self.classes_[cos.argmax(axis=1) // int(self.sub_clusters)]
