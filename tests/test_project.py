@@ -307,3 +307,23 @@ def test_the_lock_installs_on_linux_macos_and_windows(tmp_path):
                         missing.append(f"{name}=={pinned} ({platform}, Python {python})")
     assert not missing, f"no wheel with a locked hash for: {missing}"
     assert pip.wait() == 0, pip.stderr.read()[-1000:]
+
+
+def is_claim_check(source):
+    """A code cell that only checks the chapter's claims: it ends with an assert and shows nothing."""
+    import ast
+
+    if "assert" not in source or "### BEGIN SOLUTION" in source:
+        return False
+    body = ast.parse(source).body
+    shows = any(isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in {"print", "display", "show", "Audio"}
+                for node in ast.walk(ast.Module(body=body, type_ignores=[])))
+    return isinstance(body[-1], ast.Assert) and not shows
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_claim_checks_are_folded_away_on_the_page(path):
+    """nbval runs them; the site shows them behind a toggle (`hide-input`), so the page reads as a story."""
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    unfolded = ["".join(c["source"])[:60] for c in cells if is_claim_check("".join(c["source"])) and "hide-input" not in c["metadata"].get("tags", [])]
+    assert not unfolded, f"{path.name}: tag these claim checks 'hide-input': {unfolded}"
