@@ -9,8 +9,17 @@ Solutions are written in two ways in the chapters:
   directives of sphinx-exercise in markdown cells; the student copy drops it,
   directives included (a markdown cell left empty is dropped).
 
+Each solution cell is followed by a *test cell* of asserts whose messages say
+what is wrong without giving the answer. The student copy keeps its visible
+checks and drops the ones between ``### BEGIN HIDDEN TESTS`` and
+``### END HIDDEN TESTS`` (a code cell left empty is dropped). The names a
+solution must set are assigned ``None`` above its BEGIN SOLUTION line, so with
+the stub a test cell fails with its own message, not with a NameError.
+
 Everything else is unchanged, and every output is cleared. nbgrader users can
-take the chapters as they are: the markers are nbgrader's own.
+take the chapters as they are: the markers and the cell metadata
+(``"nbgrader": {"solution": true}`` on solution cells, ``"grade": true`` on
+test cells) are nbgrader's own.
 
 Notebook: all chapters (their exercises).
 """
@@ -19,26 +28,33 @@ import re
 from pathlib import Path
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 _DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{solution-(start|end)\}")
 
 
-def _strip_code(source):
-    """Replace every BEGIN/END SOLUTION region by the stub, keeping its indentation."""
+def _strip_region(source, begin, end, stub):
+    """Replace every begin/end region of a code cell by the stub lines, keeping its indentation."""
     lines, out, inside = source.split("\n"), [], False
     for line in lines:
         stripped = line.strip()
-        if stripped == BEGIN:
+        if stripped == begin:
             inside = True
             indent = line[: len(line) - len(line.lstrip())]
-            out.extend(indent + stub_line for stub_line in STUB.split("\n"))
-        elif stripped == END:
+            out.extend(indent + stub_line for stub_line in stub)
+        elif stripped == end:
             inside = False
         elif not inside:
             out.append(line)
     if inside:
-        raise ValueError(f"'{BEGIN}' without '{END}' in a code cell")
+        raise ValueError(f"'{begin}' without '{end}' in a code cell")
     return "\n".join(out)
+
+
+def _strip_code(source):
+    """The student's version of a code cell: solutions become the stub, hidden tests go."""
+    source = _strip_region(source, BEGIN, END, STUB.split("\n"))
+    return _strip_region(source, BEGIN_HIDDEN, END_HIDDEN, []).rstrip("\n")
 
 
 def _strip_markdown(source, inside):
@@ -79,6 +95,8 @@ def student_notebook(nb):
         elif cell.cell_type == "code":
             cell.source = _strip_code(cell.source)
             cell.outputs, cell.execution_count = [], None
+            if not cell.source.strip():
+                continue
         cells.append(cell)
     student.cells = cells
     return student

@@ -6,7 +6,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from aadlib.__main__ import main
-from aadlib.student import BEGIN, END, student_notebook, write_student_copies
+from aadlib.student import BEGIN, BEGIN_HIDDEN, END, END_HIDDEN, student_notebook, write_student_copies
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -48,6 +48,23 @@ def test_the_original_is_not_changed_and_the_copy_is_valid():
     assert nbformat.writes(nb) == before
 
 
+def test_hidden_tests_are_removed_and_visible_ones_kept():
+    nb = new_notebook(cells=[
+        new_code_cell(f"answer = None\n{BEGIN}\nanswer = 42\n{END}"),
+        new_code_cell(f"assert answer is not None, 'set answer'\n{BEGIN_HIDDEN}\nassert answer == 42\n{END_HIDDEN}"),
+        new_code_cell(f"{BEGIN_HIDDEN}\nassert 6 * 7 == 42\n{END_HIDDEN}"),
+        new_code_cell("print('after')"),
+    ])
+    student = student_notebook(nb)
+    assert [c.source for c in student.cells] == [
+        "answer = None\n# YOUR CODE HERE\nraise NotImplementedError()", "assert answer is not None, 'set answer'", "print('after')"]
+
+
+def test_unclosed_hidden_tests_marker_is_refused():
+    with pytest.raises(ValueError, match="without"):
+        student_notebook(new_notebook(cells=[new_code_cell(f"{BEGIN_HIDDEN}\nassert True")]))
+
+
 def test_unclosed_solution_marker_is_refused():
     with pytest.raises(ValueError, match="without"):
         student_notebook(new_notebook(cells=[new_code_cell(f"{BEGIN}\nx = 1")]))
@@ -68,9 +85,14 @@ def test_no_solution_leaks_from_a_chapter(path, tmp_path):
     markdown = "\n".join(c.source for c in original.cells if c.cell_type == "markdown")
     for block in re.findall(r"\{solution-start\}.*?\n```\n(.*?)```\{solution-end\}", markdown, flags=re.S):
         solution_lines += [line.strip() for line in block.split("\n") if len(line.strip()) > 30]
+    for cell in original.cells:
+        if cell.cell_type == "code" and BEGIN_HIDDEN in cell.source:
+            region = cell.source.split(BEGIN_HIDDEN, 1)[1].split(END_HIDDEN, 1)[0]
+            solution_lines += [line.strip() for line in region.split("\n") if len(line.strip()) > 12]
     full_text = "\n".join(c.source for c in original.cells)
     outside = re.sub(rf"{BEGIN}.*?{END}", "", full_text, flags=re.S)
     outside = re.sub(r"```\{solution-start\}.*?```\{solution-end\}", "", outside, flags=re.S)
+    outside = re.sub(rf"{BEGIN_HIDDEN}.*?{END_HIDDEN}", "", outside, flags=re.S)
     unique = [line for line in solution_lines if line not in outside]  # a line like plt.show() is no secret
     assert unique, "the chapter should have solutions to hide"
     assert not [line for line in unique if line in student_text]
@@ -79,8 +101,36 @@ def test_no_solution_leaks_from_a_chapter(path, tmp_path):
     assert student.cells[0].metadata.get("tags") == ["remove-cell"]  # everything else unchanged
 
 
+def is_test_cell(cell):
+    return cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade", False)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_solution_is_followed_by_its_test_cell(path):
+    """nbgrader's layout: a solution cell, then a locked test cell of asserts with messages for the student."""
+    import ast
+
+    cells = nbformat.read(path, as_version=4).cells
+    grade_ids = [c.metadata["nbgrader"]["grade_id"] for c in cells if "nbgrader" in c.metadata]
+    assert len(grade_ids) == len(set(grade_ids)), "grade_ids must be unique in a notebook"
+    solutions = [i for i, c in enumerate(cells) if c.cell_type == "code" and BEGIN in c.source]
+    assert solutions
+    for i in solutions:
+        solution, test = cells[i].metadata.get("nbgrader", {}), cells[i + 1]
+        assert solution.get("solution") is True and solution.get("grade") is False, cells[i].source[:80]
+        assert is_test_cell(test) and test.metadata["nbgrader"]["grade_id"] == solution["grade_id"] + "-test", cells[i].source[:80]
+        assert test.metadata["nbgrader"]["locked"] and "hide-input" in test.metadata.get("tags", [])
+        visible = student_notebook(new_notebook(cells=[test])).cells
+        asserts = [node for node in ast.walk(ast.parse(visible[0].source))] if visible else []
+        asserts = [node for node in asserts if isinstance(node, ast.Assert)]
+        assert asserts and all(node.msg is not None for node in asserts), f"every visible check needs a message for the student: {test.source[:80]}"
+    markdown = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+    assert re.search(r"^:label: ex-\d\d-paper$", markdown, flags=re.M), "each chapter has a question answered on paper (label ex-NN-paper)"
+
+
 def test_every_non_exercise_cell_of_every_student_copy_runs(tmp_path):
-    """Execute the copies: only the stubs may fail, and only with NotImplementedError.
+    """Execute the copies: only the stubs and the exercises' test cells may fail; a stub with
+    NotImplementedError, a test cell with its own message (or the stub's NotImplementedError).
 
     The copies run side by side, one per core (up to 4), each kernel with one thread for TensorFlow and
     OpenBLAS: the chapters' small networks train about as fast on one thread, so this takes about half
@@ -121,6 +171,9 @@ def test_every_non_exercise_cell_of_every_student_copy_runs(tmp_path):
             errors = [o for o in cell.outputs if o.output_type == "error"]
             if "raise NotImplementedError()" in cell.source:
                 assert [e.ename for e in errors] == ["NotImplementedError"], (path.name, cell.source[:80])
+            elif is_test_cell(cell):
+                assert len(errors) == 1 and (errors[0].ename == "NotImplementedError" or errors[0].ename == "AssertionError" and errors[0].evalue), \
+                    ("a test cell must fail with the stub, with its own message", path.name, cell.source[:80], errors and errors[0].ename)
             else:
                 assert not errors, (path.name, cell.source[:80], errors and errors[0].evalue)
 
