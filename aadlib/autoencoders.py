@@ -102,6 +102,41 @@ def reconstruct(model, X, batch_size=SCORE_BATCH):
     return np.concatenate([keras.ops.convert_to_numpy(model(X[i : i + batch_size], training=False)) for i in range(0, len(X), batch_size)])
 
 
+def train_epochs(step, arrays, batch_size, epochs, random_state, n_sums=1):
+    """Run ``step`` over shuffled batches of in-memory arrays, one graph call per epoch.
+
+    Keras's ``fit`` spends more time per epoch setting up its input pipeline than the course's small
+    networks need to learn from 20 clips; a whole epoch as one ``tf.function`` call does not.
+
+    Args:
+        step (callable): Takes one batch of each array (tensors, rows in the same order) and returns a
+            tuple of ``n_sums`` scalar tensors, each summed over the batch's rows (e.g. loss times batch size).
+        arrays (list[np.ndarray]): Arrays with the same number of rows (n_rows, ...), cast to float32.
+        batch_size (int): Rows per batch; the last batch of an epoch may be smaller.
+        epochs (int): Passes over the data.
+        random_state (int): Seed of the row order, drawn anew every epoch.
+        n_sums (int): How many sums ``step`` returns.
+
+    Yields:
+        tuple[float, ...]: Per epoch, each of ``step``'s sums divided by n_rows (the mean per row).
+
+    Notebook: 02_autoencoders_1d, 09_auxiliary_classification (through Autoencoder and AuxClassifier).
+    """
+    tensors, n_rows = [tf.constant(np.asarray(a, dtype=np.float32)) for a in arrays], len(arrays[0])
+
+    @tf.function
+    def epoch(shuffled):
+        totals = (0.0,) * n_sums
+        for start in tf.range(0, tf.size(shuffled), batch_size):
+            values = step(*[tf.gather(x, shuffled[start : start + batch_size]) for x in tensors])
+            totals = tuple(total + value for total, value in zip(totals, values))
+        return totals
+
+    order = np.random.default_rng(random_state)
+    for _ in range(epochs):
+        yield tuple(float(total) / n_rows for total in epoch(tf.constant(order.permutation(n_rows))))
+
+
 class Autoencoder(Detector):
     """Any autoencoder builder as a detector; score = mean squared reconstruction error per sample.
 
@@ -162,23 +197,12 @@ class Autoencoder(Detector):
             return value * tf.cast(tf.shape(x)[0], tf.float32)  # summed over the batch's rows
 
         if isinstance(data, np.ndarray):
-            rows, order = tf.constant(data.astype(np.float32)), np.random.default_rng(self.random_state)
-
-            # A whole epoch is one graph call: Keras's fit spends more time per epoch setting up its
-            # input pipeline than these small networks need to learn from 20 clips.
-            @tf.function
-            def epoch(shuffled):
-                total = 0.0
-                for start in tf.range(0, tf.size(shuffled), self.batch_size):
-                    total += step(tf.gather(rows, shuffled[start : start + self.batch_size]))
-                return total
-
-            run_epoch = lambda: epoch(tf.constant(order.permutation(n_rows)))  # noqa: E731
+            losses = (loss for (loss,) in train_epochs(lambda x: (step(x),), [data], self.batch_size, self.epochs, self.random_state))
         else:
             batches = data.dataset(self.scaler_.transform, self.batch_size, self.random_state)  # made after seeding: tf.data's shuffles use the global seed too
             graph_step = tf.function(step, input_signature=[tf.TensorSpec((None, n_features), tf.float32)])
-            run_epoch = lambda: sum(graph_step(x) for x in batches)  # noqa: E731
-        self.history_ = {"loss": [float(run_epoch()) / n_rows for _ in range(self.epochs)]}
+            losses = (float(sum(graph_step(x) for x in batches)) / n_rows for _ in range(self.epochs))
+        self.history_ = {"loss": list(losses)}
         return model
 
     def _score(self, X):

@@ -34,7 +34,8 @@ import os
 import numpy as np
 from sklearn.base import clone
 
-from .detectors import KNN, Detector
+from .autoencoders import reconstruct, train_epochs
+from .detectors import KNN, Detector, NotFittedError
 from .utils import SEED, AadError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -182,15 +183,13 @@ class AuxClassifier(Detector):
 
     def _fit(self, X):
         keras.utils.set_random_seed(self.random_state)
-        n_rows, n_features = X.shape
-        model = self.build(n_features)
+        model = self.build(X.shape[1])
         n_classes, per_class = len(self.classes_), int(self.sub_clusters)
         centres = tf.Variable(keras.random.normal((model.output_shape[-1], n_classes * per_class), seed=self.random_state), name="centres")
         variables = [*model.trainable_variables, centres]
         optimizer = keras.optimizers.Adam(self.learning_rate)
         optimizer.build(variables)  # now, not in the first traced step, which tf.function would then trace twice
         onehot = np.repeat(np.eye(n_classes, dtype=np.float32), per_class, axis=1)[self._targets]  # every centre of the true class
-        rows, targets = tf.constant(X.astype(np.float32)), tf.constant(onehot)
         scale = tf.Variable(np.sqrt(2.0) * np.log(n_classes * per_class - 1) if self.loss == "adacos" else float(self.scale), dtype=tf.float32)
 
         def step(x, target):
@@ -203,22 +202,10 @@ class AuxClassifier(Detector):
             n = tf.cast(tf.shape(x)[0], tf.float32)
             return loss * n, correct
 
-        # A whole epoch is one graph call, as in aadlib.autoencoders.Autoencoder.
-        @tf.function
-        def epoch(shuffled):
-            total, right = 0.0, 0.0
-            for start in tf.range(0, tf.size(shuffled), self.batch_size):
-                batch = shuffled[start : start + self.batch_size]
-                loss, correct = step(tf.gather(rows, batch), tf.gather(targets, batch))
-                total, right = total + loss, right + correct
-            return total, right
-
-        order = np.random.default_rng(self.random_state)
         self.history_ = {"loss": [], "accuracy": [], **({"scale": []} if self.loss == "adacos" else {})}
-        for _ in range(self.epochs):
-            total, right = epoch(tf.constant(order.permutation(n_rows)))
-            self.history_["loss"].append(float(total) / n_rows)
-            self.history_["accuracy"].append(float(right) / n_rows)
+        for loss, accuracy in train_epochs(step, [X, onehot], self.batch_size, self.epochs, self.random_state, n_sums=2):
+            self.history_["loss"].append(loss)
+            self.history_["accuracy"].append(accuracy)
             if self.loss == "adacos":
                 self.history_["scale"].append(float(scale))
         self.centres_ = centres.numpy()
@@ -242,8 +229,6 @@ class AuxClassifier(Detector):
         return loss, correct
 
     def _embed(self, Xs):
-        from .autoencoders import reconstruct  # the model's output in eager batches
-
         return reconstruct(self.model_, Xs.astype(np.float32))
 
     def _train_scores(self, Xs):
@@ -256,8 +241,6 @@ class AuxClassifier(Detector):
     def transform(self, X):
         """The embeddings (n_samples, dim) of rows X (n_samples, n_features)."""
         if not self.__sklearn_is_fitted__():
-            from .detectors import NotFittedError
-
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X_train, aux=labels) first.")
         return self._embed(self.scaler_.transform(self._check(X)))
 
