@@ -1,9 +1,11 @@
 # Two commands on a fresh machine with Python 3.11, 3.12 or 3.13, git and make:
-#   make book   build the course site, executing every notebook
+#   make book   build the course site, executing every notebook (again: only those whose code changed)
 #   make test   run the unit tests and every notebook under nbval
-# and, after `make book`, with Debian's chromium installed:
-#   make site-test   open every chapter page of the built site in headless Chromium
+# and, after `make book` and `make book-student` (run if missing), with Debian's chromium installed:
+#   make site-test   open every chapter page of both editions of the site in headless Chromium
 # More:
+#   make book-student       the student edition of the site (every solution taken out) in
+#                           _build/student/_build/html, from the notebooks `make book` executed
 #   make test-portability   every notebook under nbval in four numeric settings (benchmarks/portability.py);
 #                           SETTINGS="avx2" NOTEBOOKS="notebooks/03_*.ipynb" narrow it
 #   make lock               regenerate the lock requirements.txt from requirements.in
@@ -19,7 +21,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # TensorFlow's start-up banner (oneDNN, CPU features) is noise for readers and test logs.
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: book test site-test test-portability data clean set-repository lock
+.PHONY: book book-student test site-test test-portability data clean set-repository lock
 
 $(INSTALLED): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] not in [tuple(map(int, v.split("."))) for v in "$(SUPPORTED_PYTHONS)".split()])' 2>/dev/null \
@@ -34,15 +36,37 @@ $(INSTALLED): requirements.txt pyproject.toml
 data: $(INSTALLED)
 	$(PY) -m aadlib fetch anomaly_mini
 
-book: data
-	$(VENV)/bin/jupyter-book build . -W --keep-going
+# The executed notebooks are cached in _build/.jupyter_cache (execute_notebooks: cache), keyed by their
+# code cells: a rebuild executes again only the notebooks whose code changed, and a fresh clone (or
+# `make clean`) executes them all. --all re-reads every page all the same, so that -W sees every warning
+# on every build. Outputs depend on more than a notebook's code: a change of aadlib or of the locked
+# packages empties the cache, and one of chapter 05 or 06 (whose results chapter 07 reads) drops 07 from it.
+JUPYTER_CACHE := _build/.jupyter_cache
+_build/.executed-with: $(wildcard aadlib/*.py aadlib/registry/*) requirements.txt
+	rm -rf $(JUPYTER_CACHE)
+	mkdir -p _build && touch $@
+_build/.executed-after: notebooks/05_gan_detection.ipynb notebooks/06_transfer_learning.ipynb _build/.executed-with | $(INSTALLED)
+	$(PY) -c 'from jupyter_cache import get_cache; cache = get_cache("$(JUPYTER_CACHE)"); [cache.remove_cache(r.pk) for r in cache.list_cache_records() if r.uri.endswith("07_comparison.ipynb")]'
+	touch $@
+
+book: data _build/.executed-after
+	$(VENV)/bin/jupyter-book build . -W --keep-going --all
 	@echo "The course site: $(CURDIR)/_build/html/index.html"
+
+# The same book with hide_solutions (book/_ext/student_edition.py writes its configuration and takes
+# out the gated solutions); it renders the notebooks from the cache, executing only what is missing.
+book-student: data _build/.executed-after
+	mkdir -p _build/student
+	$(PY) book/_ext/student_edition.py _config.yml > _build/student/_config.yml
+	$(VENV)/bin/jupyter-book build . -W --keep-going --all --config _build/student/_config.yml --path-output _build/student
+	@echo "The student edition: $(CURDIR)/_build/student/_build/html/index.html"
 
 test: data
 	$(PY) -m pytest tests notebooks --nbval-lax -p no:cacheprovider
 
 site-test: $(INSTALLED)
 	test -f _build/html/index.html || $(MAKE) book
+	test -f _build/student/_build/html/index.html || $(MAKE) book-student
 	$(PY) -m pytest tests_site -p no:cacheprovider
 
 # Fails if any notebook fails in any setting; writes benchmarks/portability.md either way.

@@ -331,7 +331,8 @@ def flat(build_model, *args, **kwargs):
         build_model (callable): Returns a keras.Model whose input and output
             have the same shape, e.g. (height, width, channels) or (steps,
             n_features); e.g. :func:`strided_cae` or :func:`lstm_autoencoder`.
-        *args, **kwargs: Passed on to ``build_model``.
+        *args: Passed on to ``build_model``.
+        **kwargs: Passed on to ``build_model``.
 
     Returns:
         callable: A builder ``build(input_dim)`` as :class:`Autoencoder` takes it.

@@ -55,7 +55,7 @@ FEATURES = {
     "modulation_patches": dict(n_mels=32, hop_length=256, window=64, hop=8, n_rates=32),
     **{f"embedding:{name}": dict(backbone=name) for name in MUSICNN_BACKBONES},
 }
-"""Feature kinds: level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
+"""Feature kinds. Level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
 the clip's level alone (RMS in dB, the trivial baseline every detector must beat);
 a 64 x 64 modulation image (:func:`aadlib.features.modulation_image`); 32 x 32 modulation patches of
 1 s windows every 0.13 s (chapter 05's GAN input); or a pretrained backbone's
@@ -183,7 +183,7 @@ path under 2 GB, within an 8 GB machine."""
 
 
 SHUFFLE_ROWS = 8192
-"""Rows (e.g. patches) :meth:`FeatureFiles.dataset` shuffles among when a file holds many: a batch
+"""Rows (e.g. patches) :meth:`FeatureFiles.dataset` shuffles among when a file holds many, so that a batch
 draws from the patches of about 115 clips of 10 s (71 patches each), not from one clip's
 consecutive, overlapping ones. 32 MB of 32 x 32 float32 patches."""
 
@@ -585,7 +585,7 @@ def to_markdown(table):
 
 
 RECORDED = ("auc", "auc_std", "pauc", "pauc_std", "ap", "ap_std", "fit_s", "fit_s_std", "score_s", "score_s_std")
-"""The numbers a chapter records per method: the means and spreads over seeds that :func:`run` reports."""
+"""The numbers a chapter records per method, the means and spreads over seeds that :func:`run` reports."""
 
 _OPTIONAL = ("seeds", "feature_s")
 """Numbers a chapter may record too (see :func:`record`)."""

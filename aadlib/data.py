@@ -415,7 +415,7 @@ class Clips:
 
     @property
     def y(self):
-        """Labels as integers: 1 = anomaly, 0 = normal (n_clips,)."""
+        """The labels as integers (n_clips,), 1 = anomaly and 0 = normal."""
         return (self.label == "anomaly").astype(int)
 
     @property

@@ -8,7 +8,7 @@ afterwards to invert G (f-AnoGAN's "izi" encoder, fast). The anomaly score is
 
     A(x) = (1 - lam) * R(x) + lam * D(x),
 
-R = mean |x - G(z)| (residual loss) and D = mean |f(x) - f(G(z))|, with f the
+R = ``mean |x - G(z)|`` (residual loss) and D = ``mean |f(x) - f(G(z))|``, with f the
 last hidden layer of the discriminator (discrimination or feature-matching
 loss); ``lam = 0.1`` as in the AnoGAN paper.
 
@@ -38,7 +38,7 @@ SEARCHES = ("gradient", "encoder")
 """How :class:`AnoGAN` finds the latent vector of a test patch."""
 
 SCORE_CHUNK = 4096
-"""Patches scored at once: bounds the memory of scoring the tens of thousands of patches of a
+"""Patches scored at once, which bounds the memory of scoring the tens of thousands of patches of a
 full-size machine (each chunk's search holds G's and D's activations for all its patches)."""
 
 

@@ -38,7 +38,7 @@ SR = 16000
 """Sample rate (Hz) of every backbone's input."""
 N_MELS = 96
 PATCH_FRAMES = 187
-"""Frames per input patch: 3 s at hop 256 and 16 kHz, the length musicnn was trained on."""
+"""Frames per input patch (3 s at hop 256 and 16 kHz, the length musicnn was trained on)."""
 
 MUSICNN_CHECKPOINTS = {
     "MTT_musicnn": ("041f3935e981a65cea739842d30c188d3a7d2adf4410955c8668eb3de4a5acab", "da2d7bb670b2b31e9bc441bb1bd75eca31b5b061f963cc1f9630c1aff3238f57"),
@@ -78,7 +78,7 @@ IMAGENET_MODELS = {
     "ResNet50": "resnet50",
     "DenseNet121": "densenet",
 }
-"""ImageNet backbones: ``keras.applications`` class name -> module with its ``preprocess_input``."""
+"""ImageNet backbones, as ``keras.applications`` class name -> module with its ``preprocess_input``."""
 
 LAYERS = {
     "musicnn": ("max_pool", "mean_pool", "penultimate", "taggram"),
