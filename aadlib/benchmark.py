@@ -16,10 +16,13 @@
    and for each method and seed, the method is trained on the
    machine's normal training clips and scores its test clips. Scores (the mean
    over seeds) go to one CSV per machine and method, named and laid out as in DCASE (``anomaly_score_<type>_<section or id>_<method>.csv``:
-   file name, score; no header).
+   file name, score; no header), or, with ``dcase_submission``, named as the
+   DCASE edition's submission asks, with decision files (:func:`submission_file_names`).
+   Unlabelled test clips (DCASE evaluation sets) are scored too.
 4. A results table gives AUC, pAUC (max FPR 0.1) and AP per machine (means
-   over seeds), their arithmetic mean and their harmonic mean (DCASE 2021 and
-   later rank systems by harmonic means), as CSV and Markdown.
+   over seeds, from the labelled test clips), their arithmetic mean and their
+   harmonic mean, and in a DCASE folder the official score of that edition
+   (:func:`official_scores`), as CSV and Markdown.
 
 Notebook: 07_comparison; the command line's version of chapters 01 to 06.
 """
@@ -28,6 +31,7 @@ import functools
 import hashlib
 import importlib.util
 import json
+import re
 import time
 import warnings
 from datetime import datetime, timezone
@@ -424,7 +428,7 @@ def resumable(out_dir, options, resume, key):
         text = ["machine_type", "machine", "domain", "method", "error"]
         table = pd.read_csv(results, dtype=dict.fromkeys(text, str))
         table[text] = table[text].fillna("")
-        table = table[~table.machine_type.isin(["mean", "harmonic mean"])]
+        table = table[~table.machine_type.isin(SUMMARY_ROWS)]
         for values, part in table.groupby(key, sort=False):
             if (part.error == "").all():
                 done[values] = part.to_dict("records")
@@ -441,8 +445,71 @@ def _group_of(fields):
 
 def score_file_name(machine_type, machine, method):
     """DCASE's name for a per-file score CSV, e.g. ``anomaly_score_valve_id_00_lof.csv``
-    (``anomaly_score_lof.csv`` for a folder without machine names, such as anomaly_mini)."""
-    return "_".join(["anomaly_score", *(part for part in (machine_type, machine) if part), method]) + ".csv"
+    (``anomaly_score_lof.csv`` for a folder without machine names, such as anomaly_mini). Folders above
+    the machine type become folders of the output: "6_dB/valve" gives ``6_dB/anomaly_score_valve_id_00_lof.csv``."""
+    prefix, _, machine_type = machine_type.rpartition("/")
+    name = "_".join(["anomaly_score", *(part for part in (machine_type, machine) if part), method]) + ".csv"
+    return f"{prefix}/{name}" if prefix else name
+
+
+SUMMARY_ROWS = ("mean", "harmonic mean", "official score")
+"""The machine_type of the rows that summarise machines in a results table."""
+
+
+def dcase_edition(layout, files):
+    """The DCASE Task 2 edition whose rules (submission files, official score) a folder of clips follows.
+
+    Args:
+        layout (str): A key of :data:`aadlib.data.LAYOUTS`.
+        files (list[str]): The clips' paths relative to the folder.
+
+    Returns:
+        str | None: "DCASE 2020"; "DCASE 2021" (DCASE 2021+ layout with test clips in ``source_test/``
+        and ``target_test/`` folders, as 2021 published them); "DCASE 2022+" (one ``test/`` folder per
+        machine type, as 2022 to 2024 published them); None for other layouts.
+    """
+    if layout == "DCASE 2020":
+        return "DCASE 2020"
+    if layout != "DCASE 2021+":
+        return None
+    return "DCASE 2021" if any(re.search(r"(?:^|/)(?:source|target)_test/", name) for name in files) else "DCASE 2022+"
+
+
+def submission_file_names(edition, machine_type, machine, domain=""):
+    """The file names a DCASE Task 2 submission (and the task's evaluator) expects for one machine.
+
+    Args:
+        edition (str): From :func:`dcase_edition`.
+        machine_type (str): E.g. "valve" (without folders above it).
+        machine (str): "id_05" (2020) or "section_03".
+        domain (str): "source" or "target" (2021, which has one file per domain).
+
+    Returns:
+        tuple[str, str | None]: The anomaly-score file (file name, score; no header) and the
+        decision file (file name, 0 normal or 1 anomaly), None for 2020, which asked for none:
+        ``anomaly_score_valve_id_05.csv`` (2020),
+        ``anomaly_score_valve_section_03_source_test.csv`` and ``decision_result_...`` (2021),
+        ``anomaly_score_valve_section_03_test.csv`` and ``decision_result_...`` (2022 on).
+    """
+    if edition == "DCASE 2020":
+        return f"anomaly_score_{machine_type}_{machine}.csv", None
+    test = f"{domain}_test" if edition == "DCASE 2021" else "test"
+    return f"anomaly_score_{machine_type}_{machine}_{test}.csv", f"decision_result_{machine_type}_{machine}_{test}.csv"
+
+
+def _write_submission(folder, edition, machine_type, machine, names, scores, threshold, domains):
+    """One machine's files in a DCASE submission's names (:func:`submission_file_names`) in ``folder``;
+    decisions are 1 where the score is above the threshold."""
+    prefix, _, machine_type = machine_type.rpartition("/")
+    folder = folder / prefix if prefix else folder
+    folder.mkdir(parents=True, exist_ok=True)
+    decisions = (scores > threshold).astype(int)
+    parts = [(d, domains == d) for d in sorted(set(domains))] if edition == "DCASE 2021" else [("", np.ones(len(names), bool))]
+    for domain, part in parts:
+        score_file, decision_file = submission_file_names(edition, machine_type, machine, domain)
+        pd.DataFrame({"file": names[part], "score": scores[part]}).to_csv(folder / score_file, index=False, header=False)
+        if decision_file:
+            pd.DataFrame({"file": names[part], "decision": decisions[part]}).to_csv(folder / decision_file, index=False, header=False)
 
 
 def harmonic_mean(values):
@@ -451,8 +518,57 @@ def harmonic_mean(values):
     return 0.0 if np.any(values <= 0) else float(len(values) / np.sum(1.0 / values))
 
 
+def official_scores(table, edition):
+    """Per method, the score DCASE Task 2 ranked systems by in an edition, from a results table's machine rows.
+
+    - DCASE 2020: the mean of AUC and pAUC, each averaged over the machine IDs of a machine type and then
+      over machine types (the per-type averages of y-kawagu/dcase2020_task2_evaluator; Koizumi et al.,
+      "Description and discussion on DCASE2020 Challenge Task2", arXiv:2006.05822).
+    - DCASE 2021: the harmonic mean of the AUCs and pAUCs of every machine type, section and domain, each
+      domain's on its own test clips (Kawaguchi et al., "Description and discussion on DCASE 2021
+      Challenge Task 2", arXiv:2106.04492; y-kawagu/dcase2021_task2_evaluator).
+    - DCASE 2022+: the harmonic mean of the source and target AUCs of every machine type and section, a
+      domain's AUC computed on that domain's normal test clips and all anomalous test clips of the
+      section, and the pAUC of every section on all its test clips (Dohi et al., "Description and
+      discussion on DCASE 2022 Challenge Task 2", arXiv:2206.05876, and on 2023, arXiv:2305.07828;
+      nttcslab/dcase2023_task2_evaluator and dcase2024_task2_evaluator, ``official score``).
+
+    A method gets its score only when every machine has labelled test clips (names or ground truth),
+    no error and, after 2020, the AUCs of both domains. The evaluators floor values at machine epsilon
+    before the harmonic mean; :func:`harmonic_mean` gives 0 where one is 0, the same to 15 digits.
+
+    Args:
+        table (pd.DataFrame): The rows :func:`run` makes per machine and domain.
+        edition (str | None): From :func:`dcase_edition`; None gives no rows.
+
+    Returns:
+        pd.DataFrame: One row per method: machine_type "official score", machine the edition, auc and
+        pauc (the means they enter the score as: arithmetic in 2020, harmonic after) and score.
+    """
+    rows = []
+    machines = table[~table.machine_type.isin(SUMMARY_ROWS)] if edition else table.iloc[:0]
+    for method, part in machines.groupby("method", sort=False):
+        whole = part[part.domain == ""]
+        if (whole.error != "").any() or whole.auc.isna().any():
+            continue
+        if edition == "DCASE 2020":
+            per_type = whole.groupby("machine_type")[["auc", "pauc"]].mean()
+            auc, pauc = float(per_type.auc.mean()), float(per_type.pauc.mean())
+            score = (auc + pauc) / 2
+        else:
+            domains = part[part.domain.isin(["source", "target"])]
+            if len(domains) != 2 * len(whole):
+                continue
+            paucs = domains.pauc if edition == "DCASE 2021" else whole.pauc
+            auc, pauc = harmonic_mean(domains.auc), harmonic_mean(paucs)
+            score = harmonic_mean(np.concatenate([domains.auc, paucs]))
+        rows.append({"machine_type": "official score", "machine": edition, "domain": "", "method": method,
+                     "auc": auc, "pauc": pauc, "score": score, "error": ""})
+    return pd.DataFrame(rows)
+
+
 def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True,
-        max_memory_mb=None, resume=False):
+        max_memory_mb=None, resume=False, ground_truth=None, dcase_submission=False):
     """Train and score every method on every machine of a folder; write score CSVs and a results table.
 
     Args:
@@ -472,17 +588,30 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         resume (bool): Keep what an earlier run with the same options wrote to ``out_dir`` and run only
             the (machine, method) pairs it did not finish (see :func:`resumable`). ``results.csv`` is
             rewritten as each pair finishes, so a killed run keeps its work.
+        ground_truth (str | Path | None): DCASE's ground-truth CSV file, or a folder of them, giving the
+            labels (and domains) of an evaluation set's unlabelled test clips (:func:`aadlib.data.read_ground_truth`).
+        dcase_submission (bool): Name the score files as a DCASE submission of the folder's edition asks
+            (:func:`submission_file_names`), one folder per method (``<out_dir>/<method>/``), with decision
+            files from each detector's ``threshold_`` (the mean over seeds; 1 = score above it).
 
     Returns:
         pd.DataFrame: One row per machine and method (columns machine_type, machine, domain,
         method, auc, pauc, ap, fit_s and score_s (seconds to train, and to score the machine's
         test clips), each with its ``_std`` over seeds, and error), plus "mean" and "harmonic
-        mean" rows per method. Where the test clips have domains (DCASE 2021 and later), each
-        machine also gets one row per domain, scored on that domain's test clips only (as DCASE
-        2021 does; no times: the models are the same), and the means are per domain too.
+        mean" rows per method. AUC, pAUC and AP come from the labelled test clips; a machine whose
+        test clips are all unlabelled has none (its scores are written all the same). Where the
+        test clips have domains (DCASE 2021 and later), each machine also gets one row per domain,
+        scored as that edition defined a domain's AUC (2021: the domain's test clips; 2022 on: the
+        domain's normal clips and all anomalous ones; no times: the models are the same), and the
+        means are per domain too. In a DCASE folder, an "official score" row per method gives the
+        edition's ranking score (:func:`official_scores`, column score).
     """
     check_methods(methods)
-    layout, records = scan(folder)
+    layout, records = scan(folder, ground_truth)
+    edition = dcase_edition(layout, [name for name, _ in records])
+    if dcase_submission and edition is None:
+        raise AadError(f"DCASE submission files need a folder in a DCASE layout (DCASE 2020: {LAYOUTS['DCASE 2020']}; "
+                       f"DCASE 2021+: {LAYOUTS['DCASE 2021+']}), but {folder} is in the {layout} layout.")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame([{"file": name, **fields} for name, fields in records])
@@ -495,34 +624,47 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
                                               on_bad=on_bad, progress=progress, load=False)
     max_bytes = (MAX_MEMORY_MB if max_memory_mb is None else max_memory_mb) * 2**20
     options = {"folder": str(Path(folder).resolve()), "seeds": seed_list(seeds), "sr": sr}
+    if ground_truth is not None:
+        options["ground_truth"] = str(Path(ground_truth).resolve())
+    if dcase_submission:
+        options["dcase_submission"] = True
     done = resumable(out_dir, options, resume, ["machine_type", "machine", "method"])
     rows = []
     for (machine_type, machine), members in frame.groupby("group", sort=True):
         for method in methods:
             rows.extend(done.get((machine_type, machine, method))
-                        or _run_machine(method, machine_type, machine, members, cached_by_kind[METHODS[method][0]], seeds, out_dir, max_bytes))
+                        or _run_machine(method, machine_type, machine, members, cached_by_kind[METHODS[method][0]], seeds, out_dir,
+                                        max_bytes, edition, dcase_submission))
             pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
     table = pd.DataFrame(rows)
-    table = pd.concat([table, _averages(table)], ignore_index=True)
+    summaries = [part for part in (_averages(table), official_scores(table, edition)) if not part.empty]
+    table = pd.concat([table, *summaries], ignore_index=True)
     table.to_csv(out_dir / "results.csv", index=False)
     (out_dir / "results.md").write_text(to_markdown(table) + "\n")
     return table
 
 
-def _run_machine(method, machine_type, machine, members, cached, seeds, out_dir, max_bytes):
+NO_LABELS = {"auc": np.nan, "pauc": np.nan, "ap": np.nan}
+"""The metrics of a machine whose test clips are all unlabelled."""
+
+
+def _run_machine(method, machine_type, machine, members, cached, seeds, out_dir, max_bytes, edition=None, submission=False):
     """The machine's result row, then one row per domain of its test clips (DCASE 2021+ layouts).
-    ``cached``: every clip's cache file (None where skipped); only this machine's are read."""
+    ``cached``: every clip's cache file (None where skipped); only this machine's are read. All test
+    clips are scored and written; the metrics come from the labelled ones."""
     row = {"machine_type": machine_type, "machine": machine, "domain": "", "method": method}
     usable = [i for i in members.index if cached[i] is not None]
     train = [i for i in usable if members.split[i] == "train"]
     test = [i for i in usable if members.split[i] == "test"]
-    y = (members.label[test] == "anomaly").astype(int).to_numpy()
-    if not train or len(set(y)) < 2:
+    labels = members.label[test].to_numpy()
+    labelled = labels != ""
+    y = (labels == "anomaly").astype(int)
+    if not train or not test or (labelled.any() and len(set(y[labelled])) < 2):
         return [{**row, "error": "needs training clips and both normal and anomalous test clips"}]
     try:
         X_train, X_test = (_features([cached[i] for i in part], max_bytes) for part in (train, test))
         example = np.load(cached[train[0]])
-        runs, all_scores = [], []
+        runs, all_scores, thresholds = [], [], []
         for seed in seed_list(seeds):
             started = time.perf_counter()
             detector = METHODS[method][1](seed, example).fit(X_train)
@@ -530,17 +672,26 @@ def _run_machine(method, machine_type, machine, members, cached, seeds, out_dir,
             started = time.perf_counter()
             scores = detector.decision_function(X_test)
             all_scores.append(scores)
-            runs.append({**evaluate(y, scores), "fit_s": fit_s, "score_s": time.perf_counter() - started})
+            thresholds.append(detector.threshold_)
+            metrics = evaluate(y[labelled], scores[labelled]) if labelled.any() else NO_LABELS
+            runs.append({**metrics, "fit_s": fit_s, "score_s": time.perf_counter() - started})
     except Exception as error:  # one method failing on one machine must not lose the other results
         return [{**row, "error": f"{type(error).__name__}: {error}"}]
-    names = [Path(members.file[i]).name for i in test]
-    pd.DataFrame({"file": names, "score": np.mean(all_scores, axis=0)}).to_csv(
-        out_dir / score_file_name(machine_type, machine, method), index=False, header=False)
-    rows = [{**row, **summarize(runs), "error": ""}]
-    # DCASE 2021 scores each domain on its own normal and anomalous test clips, with the same models.
+    names = np.array([Path(members.file[i]).name for i in test])
     domains = members.domain[test].to_numpy()
+    if submission:
+        _write_submission(out_dir / method, edition, machine_type, machine, names, np.mean(all_scores, axis=0),
+                          float(np.mean(thresholds)), domains)
+    else:
+        path = out_dir / score_file_name(machine_type, machine, method)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"file": names, "score": np.mean(all_scores, axis=0)}).to_csv(path, index=False, header=False)
+    rows = [{**row, **summarize(runs), "error": ""}]
     for domain in sorted(set(domains) - {""}):
-        part = domains == domain
+        if edition == "DCASE 2021":  # each domain on its own normal and anomalous test clips
+            part = labelled & (domains == domain)
+        else:  # 2022 on: the domain's normal clips and every anomalous clip of the section
+            part = labelled & ((domains == domain) | (y == 1))
         if len(set(y[part])) == 2:
             runs = [evaluate(y[part], scores[part]) for scores in all_scores]
             rows.append({**row, "domain": domain, **summarize(runs), "error": ""})
@@ -555,10 +706,10 @@ def _features(paths, max_bytes):
 
 
 def _averages(table):
-    """Per method (and domain, where there are domains): mean and harmonic mean over machines."""
+    """Per method (and domain, where there are domains): mean and harmonic mean over the machines with metrics."""
     rows = []
     for (method, domain), part in table.groupby(["method", "domain"], sort=False):
-        ok = part[part.error == ""]
+        ok = part[(part.error == "") & part.auc.notna()] if "auc" in part else part.iloc[:0]
         if ok.empty:
             continue
         for name, average in (("mean", np.mean), ("harmonic mean", harmonic_mean)):
@@ -568,8 +719,11 @@ def _averages(table):
 
 
 def to_markdown(table):
-    """The results table as a Markdown table (AUC, pAUC, AP with their spread over seeds)."""
-    lines = ["| machine type | machine | domain | method | AUC | pAUC | AP | train s | error |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    """The results table as a Markdown table (AUC, pAUC, AP with their spread over seeds; the official
+    score where the table has one)."""
+    scored = "score" in table.columns and table.score.notna().any()
+    columns = ["machine type", "machine", "domain", "method", "AUC", "pAUC", "AP", *(["score"] if scored else []), "train s", "error"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
 
     def cell(row, key):
         value = row.get(key)
@@ -580,7 +734,8 @@ def to_markdown(table):
 
     for _, row in table.iterrows():
         fit = "" if pd.isna(row.get("fit_s")) else f"{row['fit_s']:.1f}"
-        lines.append(f"| {row.machine_type} | {row.machine} | {row.domain} | {row.method} | {cell(row, 'auc')} | {cell(row, 'pauc')} | {cell(row, 'ap')} | {fit} | {row.error} |")
+        score = f" {cell(row, 'score')} |" if scored else ""
+        lines.append(f"| {row.machine_type} | {row.machine} | {row.domain} | {row.method} | {cell(row, 'auc')} | {cell(row, 'pauc')} | {cell(row, 'ap')} |{score} {fit} | {row.error} |")
     return "\n".join(lines)
 
 

@@ -30,13 +30,36 @@ DATA_DIR_ENV = "AAD_DATA_DIR"
 
 @dataclass(frozen=True)
 class Download:
-    """One registered download: where it lives, its checksum and what it unpacks to."""
+    """One registered download: where it lives, its checksum and what it unpacks to.
+
+    The checksum a download must have is, in this order: ``sha256`` (pinned here); the SHA-256 an
+    earlier verified download recorded beside the file (``<file>.sha256``); ``md5`` (an MD5 that a
+    package publishes, e.g. soundata's); the MD5 that the Zenodo record ``doi`` publishes, read from
+    Zenodo's API at the first download (pooch), which then records the file's SHA-256. Until that
+    first download such a file is unverified by aadlib itself.
+    """
 
     url: str
     sha256: str
     filename: str
     folder: str
     description: str
+    licence: str = ""
+    md5: str = ""
+    doi: str = ""
+    into: str = ""
+    """A folder of the cache that the archive's folder goes into (e.g. "dcase2020_dev"), or "" (the cache itself)."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A registered data set published as several archives (e.g. one per machine type): the names of
+    their :class:`Download` entries, unpacked side by side into ``<cache>/<folder>``."""
+
+    parts: tuple
+    folder: str
+    description: str
+    licence: str = ""
 
 
 REGISTRY = {
@@ -49,6 +72,7 @@ REGISTRY = {
             "20 normal training clips, 5 normal and 5 anomalous test clips of the MIMII valve "
             "set at 6 dB SNR; mono, 44.1 kHz, 2.5 s. MIMII (Purohit et al., DCASE 2019), CC BY-SA 4.0."
         ),
+        licence="CC BY-SA 4.0",
     ),
     "musicnn": Download(
         url="https://files.pythonhosted.org/packages/1b/6f/38229e7d99c438e11114bbfa39c8c39185458c398011d0b6d7d7c7401617/musicnn-0.1.0-py3-none-any.whl",
@@ -59,6 +83,7 @@ REGISTRY = {
             "The pretrained musicnn checkpoints (MTT/MSD x musicnn/VGG) inside the PyPI wheel of musicnn 0.1.0 "
             "(Pons & Serra, ISC licence), read as data: its code needs TensorFlow 1 and is never installed."
         ),
+        licence="ISC",
     ),
 }
 
@@ -95,6 +120,89 @@ REGISTRY["uav_propeller"] = FileSet(
         "Data Set (Technology Innovation Institute; ICASSP 2022, 'Real-world on-board UAV audio data set for "
         "propeller anomalies'). Its repository states no licence: aadlib downloads it from there, never copies it."
     ),
+)
+
+
+# The data sets practitioners download: DCASE Task 2 development sets and MIMII, one archive per
+# machine type (and SNR), each also fetched together as a Bundle. Archives unpack to <type>/...;
+# ``into`` keeps the sets apart in the cache.
+
+DCASE2020_TYPES = ("ToyCar", "ToyConveyor", "fan", "pump", "slider", "valve")
+DCASE2023_DEV_MD5 = {  # soundata 1.0.1, soundata/datasets/dcase23_task2.py, REMOTES["dev_<type>"].checksum
+    "bearing": "8a813bc8d8f156b5395bfccdfac7673c",
+    "fan": "9348591e96fb0ad499a1e33b082562fc",
+    "gearbox": "b6e55f6a31faa0fc8569ec0afdd53ccf",
+    "slider": "b3f8dee36b4718c36d659a4fd1c4afe0",
+    "ToyCar": "4e3bf15f4101ed4ed4f1fecde2e2b2a3",
+    "ToyTrain": "6b02a6c65eebb3b8b1ae59a6b25bb897",
+    "valve": "b2051a2022eadb53cd97581120811cae",
+}
+MIMII_SNRS = ("-6_dB", "0_dB", "6_dB")
+MIMII_TYPES = ("fan", "pump", "slider", "valve")
+
+for _type in DCASE2020_TYPES:
+    REGISTRY[f"dcase2020_dev_{_type}"] = Download(
+        url=f"https://zenodo.org/records/3678171/files/dev_data_{_type}.zip?download=1",
+        sha256="",
+        filename=f"dev_data_{_type}.zip",
+        folder=_type,
+        into="dcase2020_dev",
+        doi="10.5281/zenodo.3678171",
+        licence="CC BY-NC-SA 4.0",
+        description=(
+            f"DCASE 2020 Challenge Task 2 development data, {_type}: normal training clips and normal and anomalous "
+            "test clips of 3 or 4 machine IDs, 10 s, 16 kHz mono (Koizumi et al., 2020; ToyADMOS and MIMII). "
+            "Zenodo record 3678171 (NTT and Hitachi), CC BY-NC-SA 4.0."
+        ),
+    )
+for _type, _md5 in DCASE2023_DEV_MD5.items():
+    REGISTRY[f"dcase2023_dev_{_type}"] = Download(
+        url=f"https://zenodo.org/records/7882613/files/dev_{_type}.zip?download=1",
+        sha256="",
+        md5=_md5,
+        filename=f"dev_{_type}.zip",
+        folder=_type,
+        into="dcase2023_dev",
+        doi="10.5281/zenodo.7882613",
+        licence="CC BY 4.0",
+        description=(
+            f"DCASE 2023 Challenge Task 2 development data, {_type}: one section, 990 source-domain and 10 target-domain "
+            "normal training clips and 200 test clips, 10 s, 16 kHz mono (Dohi et al., 2023; "
+            "ToyADMOS2 and MIMII DG). Zenodo record 7882613 (Hitachi and NTT), CC BY 4.0."
+        ),
+    )
+for _snr in MIMII_SNRS:
+    for _type in MIMII_TYPES:
+        REGISTRY[f"mimii_{_snr}_{_type}"] = Download(
+            url=f"https://zenodo.org/records/3384388/files/{_snr}_{_type}.zip?download=1",
+            sha256="",
+            filename=f"{_snr}_{_type}.zip",
+            folder=_type,
+            into=f"mimii/{_snr}",
+            doi="10.5281/zenodo.3384388",
+            licence="CC BY-SA 4.0",
+            description=(
+                f"MIMII, {_type} at {_snr.replace('_', ' ')} SNR: normal and abnormal 10 s clips of 4 machine IDs, "
+                "8 microphones, 16 kHz (Purohit et al., DCASE 2019). Zenodo record 3384388 (Hitachi), CC BY-SA 4.0."
+            ),
+        )
+REGISTRY["dcase2020_dev"] = Bundle(
+    parts=tuple(f"dcase2020_dev_{t}" for t in DCASE2020_TYPES),
+    folder="dcase2020_dev",
+    licence="CC BY-NC-SA 4.0",
+    description="DCASE 2020 Challenge Task 2 development data: the six machine types (see dcase2020_dev_<type>).",
+)
+REGISTRY["dcase2023_dev"] = Bundle(
+    parts=tuple(f"dcase2023_dev_{t}" for t in DCASE2023_DEV_MD5),
+    folder="dcase2023_dev",
+    licence="CC BY 4.0",
+    description="DCASE 2023 Challenge Task 2 development data: the seven machine types (see dcase2023_dev_<type>).",
+)
+REGISTRY["mimii"] = Bundle(
+    parts=tuple(f"mimii_{snr}_{t}" for snr in MIMII_SNRS for t in MIMII_TYPES),
+    folder="mimii",
+    licence="CC BY-SA 4.0",
+    description="MIMII: the four machine types at the three SNRs, in mimii/<SNR>/<type>/id_XX/ (see mimii_<SNR>_<type>).",
 )
 
 
@@ -138,25 +246,33 @@ def _writable(folder):
 
 def sha256(path):
     """SHA-256 hex digest of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+    return _digests(path)["sha256"]
+
+
+def _digests(path):
+    """SHA-256 and MD5 hex digests of a file, read once in 1 MiB blocks: {"sha256": ..., "md5": ...}."""
+    digests = {"sha256": hashlib.sha256(), "md5": hashlib.md5()}
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+            for digest in digests.values():
+                digest.update(block)
+    return {name: digest.hexdigest() for name, digest in digests.items()}
 
 
-def fetch(name="anomaly_mini", progress=False, partial=False):
+def fetch(name="anomaly_mini", progress=False, partial=False, quiet=False):
     """Make sure a registered data set is in the cache and unpacked; return its folder.
 
     Nothing is downloaded when the archive is already in the cache with the
-    registered SHA-256. A cached archive with another checksum is renamed to
-    ``<file>.corrupt`` (kept for inspection, never used) and downloaded again.
-    The archive is unpacked beside itself, or into the user cache when the
-    cache folder is read-only (a shared copy); an archive a read-only cache
-    lacks is downloaded into the user cache.
+    expected checksum (see :class:`Download` for where it comes from). A cached
+    archive with another checksum is renamed to ``<file>.corrupt`` (kept for
+    inspection, never used) and downloaded again. The archive is unpacked
+    beside itself (into ``<cache>/<into>/<folder>``), or into the user cache
+    when the cache folder is read-only (a shared copy); an archive a read-only
+    cache lacks is downloaded into the user cache.
 
     A :class:`FileSet` (e.g. ``uav_propeller``) is fetched file by file, each verified; see
-    :func:`fetch_files`.
+    :func:`fetch_files`. A :class:`Bundle` (e.g. ``dcase2020_dev``) fetches each of its archives;
+    those already fetched stay when a later one fails.
 
     Args:
         name (str): A key of :data:`REGISTRY`.
@@ -164,6 +280,7 @@ def fetch(name="anomaly_mini", progress=False, partial=False):
             do not, to keep their pages clean).
         partial (bool): For a :class:`FileSet` only: without network, return the folder with the
             files already there instead of raising (a warning says how many).
+        quiet (bool): No status lines on stderr (the line naming a download, the checksum recorded).
 
     Returns:
         pathlib.Path: The folder with the WAV files.
@@ -178,53 +295,126 @@ def fetch(name="anomaly_mini", progress=False, partial=False):
     entry = REGISTRY[name]
     if isinstance(entry, FileSet):
         return fetch_files(entry, progress, partial)
+    if isinstance(entry, Bundle):
+        folders = [fetch(part, progress, partial, quiet) for part in entry.parts]
+        return Path(os.path.commonpath(folders))
     archive = data_dir() / entry.filename
     if not archive.is_file():  # a read-only cache (a shared copy) without it: the user cache holds the download
         archive = writable_cache() / entry.filename
-    if archive.is_file() and sha256(archive) != entry.sha256:
-        _set_aside(archive, entry)
+    if archive.is_file():
+        _check_cached(archive, entry)
     if not archive.is_file():
-        _download(entry, archive.parent, progress)
+        _download(entry, archive.parent, progress, quiet)
     return _unpack(archive, entry)
 
 
-def _set_aside(path, entry):
-    got = sha256(path)
+def _recorded(path):
+    """The SHA-256 an earlier verified download recorded in ``<path>.sha256`` (sha256sum's format), or ""."""
+    record = path.with_name(path.name + ".sha256")
+    return record.read_text().split()[0] if record.is_file() and record.read_text().strip() else ""
+
+
+def _record(path, digest, quiet):
+    """Record a verified file's SHA-256 beside it, where its folder is writable; a status line says so."""
+    record = path.with_name(path.name + ".sha256")
+    if _writable(path.parent):
+        record.write_text(f"{digest}  {path.name}\n")
+        if not quiet:
+            print(f"Recorded the SHA-256 of {path.name} ({digest}) in {record}", file=sys.stderr)
+
+
+def _expected(entry, path):
+    """(algorithm, hex digest, where it comes from) that the file ``path`` of ``entry`` must have; reads the
+    Zenodo record (network) only where nothing is pinned or recorded. _NetworkError if it cannot."""
+    if entry.sha256:
+        return "sha256", entry.sha256, "registered"
+    if _recorded(path):
+        return "sha256", _recorded(path), f"recorded in {path.name}.sha256 by its first download"
+    if entry.md5:
+        return "md5", entry.md5, "published"
+    if not entry.doi:
+        raise AadError(f"The registry has no checksum for {entry.filename}: neither a SHA-256, an MD5 nor a Zenodo DOI.")
+    return "md5", _zenodo_md5(entry), "published by its Zenodo record"
+
+
+def _zenodo_md5(entry):
+    """The MD5 that the Zenodo record ``entry.doi`` publishes for ``entry.filename``, read from Zenodo's
+    API by pooch (``load_registry_from_doi``); _NetworkError if it cannot be read."""
+    import pooch
+
+    try:
+        record = pooch.create(path=user_cache_dir(), base_url=f"doi:{entry.doi}/", registry=None)
+        record.load_registry_from_doi()
+    except Exception as error:  # requests, DOI resolution and API errors all mean the same to a reader
+        raise _NetworkError(type(error).__name__) from None
+    algorithm, _, digest = record.registry.get(entry.filename, "").partition(":")
+    if algorithm != "md5" or not digest:
+        raise AadError(f"The Zenodo record {entry.doi} lists no MD5 of {entry.filename}; report it to the course.")
+    return digest
+
+
+def _check_cached(archive, entry):
+    """Set a cached archive aside if its checksum is wrong; one that cannot be checked (no network to
+    read the Zenodo record) is used with a warning; a first check against a published MD5 records its SHA-256."""
+    try:
+        algorithm, expected, _ = _expected(entry, archive)
+    except _NetworkError as error:
+        warnings.warn(f"{archive} could not be verified ({error} while reading the MD5 that the Zenodo record "
+                      f"{entry.doi} publishes); it is used as it is.", stacklevel=3)
+        return
+    got = _digests(archive)
+    if got[algorithm] != expected:
+        _set_aside(archive, entry, algorithm, expected, got[algorithm])
+    elif algorithm == "md5":
+        _record(archive, got["sha256"], quiet=True)
+
+
+def _set_aside(path, entry, algorithm, expected, got):
     aside = path.with_name(path.name + ".corrupt")
+    name = "SHA-256" if algorithm == "sha256" else "MD5"
     try:
         path.replace(aside)
     except OSError:
         raise AadError(
-            f"{path} has SHA-256 {got} but {entry.sha256} was expected, and its folder is read-only; "
+            f"{path} has {name} {got} but {expected} was expected, and its folder is read-only; "
             f"replace it with a good copy from {entry.url}."
         ) from None
     warnings.warn(
-        f"{path} had SHA-256 {got} instead of {entry.sha256}; it was moved to {aside} and will be downloaded again.",
-        stacklevel=3,
+        f"{path} had {name} {got} instead of {expected}; it was moved to {aside} and will be downloaded again.",
+        stacklevel=4,
     )
 
 
-def _download(entry, cache, progress=False):
+def _download(entry, cache, progress=False, quiet=False):
     by_hand = (
         f"download {entry.url} by hand and save it as {cache / entry.filename}, "
         f"or set {DATA_DIR_ENV} to a folder that already has {entry.filename}"
     )
-    partial = entry.filename + ".part"
-    print(f"Downloading {entry.filename} from {entry.url} into {cache}", file=sys.stderr)  # status: results alone go to stdout
+    partial = cache / (entry.filename + ".part")
+    try:  # the checksum first: a download that cannot be checked is not started
+        algorithm, expected, source = _expected(entry, cache / entry.filename)
+    except _NetworkError as error:
+        raise AadError(f"Could not read the MD5 of {entry.filename} from its Zenodo record https://doi.org/{entry.doi} "
+                       f"({error}); {by_hand}.") from None
+    if not quiet:  # status: results alone go to stdout
+        print(f"Downloading {entry.filename} from {entry.url} into {cache}", file=sys.stderr)
     try:
         cache.mkdir(parents=True, exist_ok=True)
-        _retrieve(entry.url, cache / partial, progress)
+        _retrieve(entry.url, partial, progress)
     except _NetworkError as error:
-        raise AadError(f"Could not download {entry.filename} ({error}); {by_hand}.") from None
-    got = sha256(cache / partial)
-    if got != entry.sha256:
+        raise AadError(f"Could not download {entry.filename} from {entry.url} ({error}); {by_hand}.") from None
+    got = _digests(partial)
+    if got[algorithm] != expected:
         bad = cache / (entry.filename + ".corrupt")
-        (cache / partial).replace(bad)
+        partial.replace(bad)
+        name = "SHA-256" if algorithm == "sha256" else f"MD5 ({source})"
         raise AadError(
-            f"The download of {entry.filename} has SHA-256 {got} but {entry.sha256} was expected "
+            f"The download of {entry.filename} from {entry.url} has {name} {got[algorithm]} but {expected} was expected "
             f"(kept as {bad}); {by_hand}."
         )
-    (cache / partial).replace(cache / entry.filename)
+    partial.replace(cache / entry.filename)
+    if algorithm == "md5":
+        _record(cache / entry.filename, got["sha256"], quiet)
 
 
 def fetch_files(entry, progress=False, partial=False):
@@ -339,17 +529,22 @@ def _download_file(entry, path, digest, folder):
 
 def _unpack(archive, entry):
     for root in (archive.parent, user_cache_dir()):
-        target = root / entry.folder
+        target = root / entry.into / entry.folder
         if target.is_dir():
             return target
         if not root.exists() or _writable(root):
-            root.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=root) as scratch:
                 with zipfile.ZipFile(archive) as zf:
                     zf.extractall(scratch)
+                unpacked = Path(scratch, entry.folder)
+                if not unpacked.is_dir():
+                    held = ", ".join(sorted(os.listdir(scratch))[:5]) or "nothing"
+                    raise AadError(f"{archive} does not unpack to a folder {entry.folder} (it holds {held}); "
+                                   "report it to the course.")
                 # unpacked to a scratch folder first, so a half-unpacked folder is never taken as done
                 try:
-                    Path(scratch, entry.folder).replace(target)
+                    unpacked.replace(target)
                 except OSError:
                     if not target.is_dir():
                         raise
@@ -365,21 +560,28 @@ def _unpack(archive, entry):
 LAYOUTS = {
     "anomaly_mini": "train_0.wav, test_normal_0.wav, test_anomaly_0.wav",
     "MIMII": "valve/id_00/normal/00000000.wav, valve/id_00/abnormal/00000000.wav",
-    "DCASE 2020": "valve/train/normal_id_00_00000000.wav, valve/test/anomaly_id_00_00000000.wav",
-    "DCASE 2021+": "valve/train/section_00_source_train_normal_0000.wav (attributes may follow)",
+    "DCASE 2020": "valve/train/normal_id_00_00000000.wav, valve/test/anomaly_id_00_00000000.wav, "
+    "unlabelled evaluation clips valve/test/id_05_00000000.wav",
+    "DCASE 2021+": "valve/train/section_00_source_train_normal_0000.wav (attributes may follow), unlabelled "
+    "evaluation clips valve/source_test/section_03_source_test_0000.wav (2021) or valve/test/section_03_0000.wav (2022 on)",
 }
-"""The folder layouts :func:`load_clips` understands, with an example file name each."""
+"""The folder layouts :func:`load_clips` understands, with example file names. Folders above the machine
+type's folder (e.g. ``6_dB/valve/...``) become part of the machine type ("6_dB/valve")."""
 
 _PATTERNS = {
-    "anomaly_mini": re.compile(r"(?:^|/)(?:(?P<split>train)_|(?P<split2>test)_(?P<label>normal|anomaly)_)\d+\.wav$"),
-    "MIMII": re.compile(r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/)(?P<machine_id>id_\d+)/(?P<label>normal|abnormal)/[^/]+\.wav$"),
-    "DCASE 2020": re.compile(
-        r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/)(?P<split>train|test)/(?P<label>normal|anomaly)_(?P<machine_id>id_\d+)_\d+\.wav$"
-    ),
-    "DCASE 2021+": re.compile(
-        r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/(?:train|test|source_test|target_test)/)?"
-        r"section_(?P<section>\d+)_(?P<domain>source|target)_(?P<split>train|test)_(?P<label>normal|anomaly)_\d+[^/]*\.wav$"
-    ),
+    "anomaly_mini": [re.compile(r"(?:^|/)(?:(?P<split>train)_|(?P<split2>test)_(?P<label>normal|anomaly)_)\d+\.wav$")],
+    "MIMII": [re.compile(r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/)(?P<machine_id>id_\d+)/(?P<label>normal|abnormal)/[^/]+\.wav$")],
+    "DCASE 2020": [re.compile(  # the label is missing in the evaluation set's test clips
+        r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/)(?P<split>train|test)/(?:(?P<label>normal|anomaly)_)?(?P<machine_id>id_\d+)_\d+\.wav$"
+    )],
+    "DCASE 2021+": [
+        re.compile(  # the label is missing in 2021's evaluation set (section_03_source_test_0000.wav)
+            r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/(?:train|test|source_test|target_test)/)?"
+            r"section_(?P<section>\d+)_(?P<domain>source|target)_(?P<split>train|test)_(?:(?P<label>normal|anomaly)_)?\d+[^/]*\.wav$"
+        ),
+        # the evaluation sets of 2022 and later name neither domain nor label: test/section_03_0000.wav
+        re.compile(r"(?:^|(?:^|/)(?P<machine_type>[^/]+)/)(?P<split>test)/section_(?P<section>\d+)_\d+\.wav$"),
+    ],
 }
 
 
@@ -392,10 +594,13 @@ class Clips:
         sr (int): Sample rate in Hz, the same for every clip.
         files (list[str]): Paths relative to the folder, sorted.
         split (np.ndarray): "train" or "test" per clip.
-        label (np.ndarray): "normal" or "anomaly" per clip.
+        label (np.ndarray): "normal" or "anomaly" per clip; "" for a test clip whose label
+            neither its name nor a ground truth gives (a DCASE evaluation set).
         machine_type, machine_id, section, domain (np.ndarray): From the
             layout where it has them ("valve", "id_00", "00", "source"),
-            else "".
+            else "". The machine type is the folder's name when the folder is a
+            machine type's own (``dev/valve``), and carries the folders above it
+            where there are some ("6_dB/valve").
         layout (str): A key of :data:`LAYOUTS`.
     """
 
@@ -415,7 +620,7 @@ class Clips:
 
     @property
     def y(self):
-        """The labels as integers (n_clips,), 1 = anomaly and 0 = normal."""
+        """The labels as integers (n_clips,): 1 = anomaly, 0 = normal or unlabelled."""
         return (self.label == "anomaly").astype(int)
 
     @property
@@ -458,19 +663,26 @@ def parse_name(relative_path):
 
     Returns:
         tuple[str, dict] | None: The layout name and a dict with the keys
-        split ("train", "test" or "" for MIMII, which has no split), label,
-        machine_type, machine_id, section and domain; None if no layout matches.
+        split ("train", "test" or "" for MIMII, which has no split), label
+        ("normal", "anomaly", or "" for an unlabelled test clip; training clips
+        are normal), machine_type (with the folders above it: "6_dB/valve"),
+        machine_id, section and domain; None if no layout matches.
     """
-    for layout, pattern in _PATTERNS.items():
-        match = pattern.search(relative_path)
-        if match:
+    for layout, patterns in _PATTERNS.items():
+        for pattern in patterns:
+            match = pattern.search(relative_path)
+            if not match:
+                continue
             fields = {k: v for k, v in match.groupdict().items() if v}
             split = fields.pop("split", "") or fields.pop("split2", "")
-            label = fields.pop("label", "normal")
+            label = {"anomaly": "anomaly", "abnormal": "anomaly", "normal": "normal"}.get(fields.get("label"), "" if split == "test" else "normal")
+            machine_type = fields.get("machine_type", "")
+            if machine_type and match.start("machine_type") > 0:  # the folders above the machine type's folder
+                machine_type = relative_path[: match.start("machine_type")].rstrip("/") + "/" + machine_type
             return layout, {
                 "split": split,
-                "label": "anomaly" if label in ("anomaly", "abnormal") else "normal",
-                "machine_type": fields.get("machine_type", ""),
+                "label": label,
+                "machine_type": machine_type,
                 "machine_id": fields.get("machine_id", ""),
                 "section": fields.get("section", ""),
                 "domain": fields.get("domain", ""),
@@ -528,21 +740,27 @@ def wav_files(folder, what="clips"):
     return paths
 
 
-def scan(folder):
+def scan(folder, ground_truth=None):
     """Find every WAV file below a folder and read split, label and machine fields from its name.
 
     Reads no audio, so it is cheap on a folder of thousands of clips.
 
     Args:
         folder (str | Path): The data folder.
+        ground_truth (str | Path | dict | None): Labels (and domains) of test clips whose names
+            lack them (DCASE evaluation sets): DCASE's published ground-truth CSV file or a
+            folder of them (see :func:`read_ground_truth`), or what that function returns.
 
     Returns:
         tuple[str, list[tuple[str, dict]]]: The layout (a key of :data:`LAYOUTS`) and, per
         file sorted by path, its path relative to the folder and the fields of
         :func:`parse_name` (MIMII gets the baseline's split, see :func:`load_clips`).
+        A clip without a machine type in a layout that has machine types (the folder is
+        the machine type's own, e.g. ``dev/valve``) gets the folder's name.
 
     Raises:
-        AadError: Missing folder, no WAV files, a file in no known layout, or several layouts.
+        AadError: Missing folder, no WAV files, a file in no known layout, several layouts,
+            or a ground truth that names none of the test clips.
     """
     folder = Path(folder)
     paths = wav_files(folder)
@@ -558,12 +776,96 @@ def scan(folder):
     if len(layouts) > 1:
         raise AadError(f"The folder {folder} mixes the layouts {', '.join(sorted(layouts))}; keep one layout per folder.")
     layout = layouts.pop()
+    if layout != "anomaly_mini":
+        for _, fields in records:
+            fields["machine_type"] = fields["machine_type"] or folder.resolve().name
+    if ground_truth is not None:
+        _join_ground_truth(records, ground_truth, folder)
     if layout == "MIMII":
         _mimii_split(records)
     return layout, records
 
 
-def load_clips(folder, sr=None):
+_GROUND_TRUTH_FILE = re.compile(r"^ground_truth_(?P<machine_type>.+?)_section_\d+_(?:(?:source|target)_)?test\.csv$")
+
+
+def read_ground_truth(path):
+    """Labels and domains of unlabelled test clips, from the ground truth DCASE publishes after a challenge.
+
+    The formats (of the task's evaluator repositories):
+
+    - DCASE 2020, ``eval_data_list.csv``: a line with a machine type alone ("ToyCar"), then one line
+      per test clip of that type: file name, its name with the label, label (0 normal, 1 anomaly),
+      e.g. ``id_05_00000000.wav,normal_id_05_00000000.wav,0`` (y-kawagu/dcase2020_task2_evaluator).
+    - DCASE 2021 and later, one file per machine type and section, named
+      ``ground_truth_<type>_section_<xx>_<source|target>_test.csv`` (2021) or
+      ``ground_truth_<type>_section_<xx>_test.csv`` (2022 on), with lines ``file name,label``. In
+      a folder named ``ground_truth_domain`` the second column is the domain instead (0 source,
+      1 target; 2022 on: the clip names lack it). Files under ``ground_truth_attributes`` are ignored
+      (y-kawagu/dcase2021_task2_evaluator, nttcslab/dcase2023_task2_evaluator).
+
+    Args:
+        path (str | Path): One such CSV file, or a folder searched for them (e.g. a clone of the
+            evaluator repository, with its ``ground_truth_data`` and ``ground_truth_domain``).
+
+    Returns:
+        dict: (machine type, file name) -> {"label": "normal" | "anomaly", "domain": "source" | "target"}
+        (the keys the files give). The machine type is "" where a file names none.
+
+    Raises:
+        AadError: Missing path, an unreadable file, a value other than 0 or 1, or no ground truth at all.
+    """
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.csv") if "ground_truth_attributes" not in p.parts)
+    elif path.is_file():
+        files = [path]
+    else:
+        raise AadError(f"The ground truth {path} does not exist; give DCASE's ground-truth CSV file or the folder that holds them.")
+    truth = {}
+    for file in files:
+        try:
+            with open(file, newline="") as f:
+                rows = [[cell.strip() for cell in row] for row in csv.reader(f)]
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            raise AadError(f"{file} is not a readable CSV file ({error}); give DCASE's ground-truth CSV files.") from None
+        named = _GROUND_TRUTH_FILE.match(file.name)
+        machine_type = named["machine_type"] if named else ""
+        key = "domain" if named and file.parent.name == "ground_truth_domain" else "label"
+        values = ("source", "target") if key == "domain" else ("normal", "anomaly")
+        for line, row in enumerate(rows, 1):
+            row = [cell for cell in row if cell]
+            if len(row) == 1 and not named:  # eval_data_list.csv: a machine type's line
+                machine_type = row[0]
+            if len(row) < 2 or not row[0].lower().endswith(".wav"):  # empty lines, machine types, a header
+                continue
+            if row[-1] not in ("0", "1"):
+                raise AadError(f"{file}, line {line}: the {key} of {row[0]} is {row[-1]!r}, not 0 or 1; give DCASE's ground-truth CSV files.")
+            truth.setdefault((machine_type, row[0]), {})[key] = values[int(row[-1])]
+    if not truth:
+        raise AadError(f"{path} holds no ground truth in DCASE's formats (eval_data_list.csv, ground_truth_<type>_section_<xx>_test.csv); "
+                       "give the ground truth of the evaluation set.")
+    return truth
+
+
+def _join_ground_truth(records, ground_truth, folder):
+    """Give unlabelled test clips the label (and domain) the ground truth has for their machine type and name."""
+    truth = ground_truth if isinstance(ground_truth, dict) else read_ground_truth(ground_truth)
+    matched = 0
+    for relative, fields in records:
+        name = relative.rsplit("/", 1)[-1]
+        found = truth.get((fields["machine_type"].rsplit("/", 1)[-1], name)) or truth.get(("", name))
+        if fields["split"] != "test" or not found:
+            continue
+        matched += 1
+        fields["label"] = fields["label"] or found.get("label", "")
+        fields["domain"] = fields["domain"] or found.get("domain", "")
+    if not matched:
+        raise AadError(f"The ground truth {ground_truth} names none of the test clips in {folder}; "
+                       "give the ground truth of this evaluation set.")
+
+
+def load_clips(folder, sr=None, ground_truth=None):
     """Load every WAV file below a folder, with split and label read from the file names.
 
     The layouts are those of :data:`LAYOUTS`. MIMII has no train/test split in
@@ -575,6 +877,7 @@ def load_clips(folder, sr=None):
         folder (str | Path): A folder such as the one :func:`fetch` returns.
         sr (int | None): Resample every clip to this rate in Hz; None requires
             all clips to share one rate.
+        ground_truth (str | Path | dict | None): Labels of unlabelled test clips (see :func:`scan`).
 
     Returns:
         Clips: The clips, sorted by path.
@@ -587,7 +890,7 @@ def load_clips(folder, sr=None):
     Notebook: 00_task_and_data, 01_distribution_modelling.
     """
     folder = Path(folder)
-    layout, records = scan(folder)
+    layout, records = scan(folder, ground_truth)
     paths = [folder / relative for relative, _ in records]
 
     signals, first_sr, first_len = [], None, None

@@ -70,8 +70,11 @@ def http_folder(tmp_path):
     """Serve a folder on 127.0.0.1 over HTTP; yields (folder, base_url)."""
     served = tmp_path / "served"
     served.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *args: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # no request lines on stderr, where the tests read aad's own
+            pass
+
+    handler = functools.partial(Quiet, directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -5,20 +5,20 @@ import pandas as pd
 import pytest
 import soundfile
 
-from aadlib import AadError, auc, benchmark
+from aadlib import AadError, auc, benchmark, pauc
 from aadlib.__main__ import main
 
 SR = 16000
 
 
-def clip(anomalous, seed):
-    """2 s of noise with a click every 0.5 s; an anomaly adds a loud 1 kHz whine."""
+def clip(anomalous, seed, whine=0.2, noise=0.02):
+    """2 s of noise with a click every 0.5 s; an anomaly adds a 1 kHz whine (loud by default)."""
     rng = np.random.default_rng(seed)
-    signal = 0.02 * rng.standard_normal(2 * SR)
+    signal = noise * rng.standard_normal(2 * SR)
     for start in (rng.integers(0, SR // 2) + np.arange(4) * SR // 2):
         signal[start : start + 80] += 0.5 * rng.standard_normal(80)
     if anomalous:
-        signal += 0.2 * np.sin(2 * np.pi * 1000 * np.arange(2 * SR) / SR)
+        signal += whine * np.sin(2 * np.pi * 1000 * np.arange(2 * SR) / SR)
     return signal.astype(np.float32)
 
 
@@ -67,10 +67,13 @@ def test_every_layout_gives_score_files_and_a_results_table(folder, tmp_path, la
     assert main(["benchmark", str(folder(layout)), "--method", "lof", "--method", "gmm", "--out", str(out), "--jobs", "1"]) == 0
     table = pd.read_csv(out / "results.csv", keep_default_na=False)
     assert {"machine_type", "machine", "method", "auc", "pauc", "ap", "auc_std", "fit_s", "score_s", "error"} <= set(table.columns)
-    per_machine = table[~table.machine_type.isin(["mean", "harmonic mean"]) & (table.domain == "")]
+    per_machine = table[~table.machine_type.isin(benchmark.SUMMARY_ROWS) & (table.domain == "")]
     assert len(per_machine) == 2 * len(MACHINES[layout]) and (per_machine.error == "").all()
     assert (per_machine.auc.astype(float) >= 0.9).all()  # a loud whine is an obvious anomaly
     assert set(table.machine_type) >= {"mean", "harmonic mean"}
+    # DCASE 2020 gets its edition's ranking score; later editions need test clips of both domains, which these lack
+    official = table[table.machine_type == "official score"]
+    assert list(official.machine) == (["DCASE 2020"] * 2 if layout == "DCASE 2020" else [])
     scores = sorted(out.glob("anomaly_score_*lof.csv"))
     assert len(scores) == len(MACHINES[layout])
     first = pd.read_csv(scores[0], header=None, names=["file", "score"])
@@ -205,15 +208,15 @@ def test_the_offline_backbones_are_those_of_aadlib_transfer():
     assert benchmark.MUSICNN_BACKBONES == tuple(transfer.MUSICNN_CHECKPOINTS)
 
 
-def test_dcase_2021_domains_are_scored_one_by_one(tmp_path):
-    """Each domain's AUC comes from its own test clips; the means are per domain."""
+@pytest.mark.parametrize("test_folder", ["test", "{domain}_test"])
+def test_dcase_domains_are_scored_one_by_one(tmp_path, test_folder):
+    """Each domain gets its AUC (2021, test clips in source_test/ and target_test/: on its own test clips; 2022
+    on, one test/ folder: on its normal clips and all anomalous ones); the means are per domain."""
     root = tmp_path / "dcase2021"
     files = [(f"fan/train/section_00_source_train_normal_{i:04d}.wav", False) for i in range(10)]
-    files += [(f"fan/test/section_00_{domain}_test_{'anomaly' if a else 'normal'}_{i:04d}.wav", a)
+    files += [(f"fan/{test_folder.format(domain=domain)}/section_00_{domain}_test_{'anomaly' if a else 'normal'}_{i:04d}.wav", a)
               for domain in ("source", "target") for i, a in enumerate([False] * 3 + [True] * 3)]
-    for k, (name, anomalous) in enumerate(files):
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        soundfile.write(root / name, clip(anomalous, seed=k), SR, subtype="PCM_16")
+    write_clips(root, files)
     table = benchmark.run(root, ["lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
     machine = table[table.machine == "section_00"].set_index("domain")
     assert set(machine.index) == {"", "source", "target"} and (machine.auc >= 0.9).all()
@@ -221,8 +224,186 @@ def test_dcase_2021_domains_are_scored_one_by_one(tmp_path):
     means = table[table.machine_type == "harmonic mean"].set_index("domain")
     assert set(means.index) == {"", "source", "target"}
     assert means.auc["target"] == machine.auc["target"]  # one section: its own value
-    scores = pd.read_csv(tmp_path / "out" / "anomaly_score_fan_section_00_lof.csv", header=None)
+    scores = pd.read_csv(tmp_path / "out" / "anomaly_score_fan_section_00_lof.csv", header=None, names=["file", "score"])
     assert len(scores) == 12
+    y = scores.file.str.contains("anomaly").to_numpy().astype(int)
+    target = scores.file.str.contains("target").to_numpy()
+    part = target if test_folder != "test" else target | (y == 1)
+    assert machine.auc["target"] == pytest.approx(auc(y[part], scores.score[part]))
+
+
+def write_clips(root, files):
+    """Write (name, anomalous[, keywords of clip]) clips below root, each with its own seed; returns root."""
+    for k, (name, anomalous, *options) in enumerate(files):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        soundfile.write(root / name, clip(anomalous, seed=k, **(options[0] if options else {})), SR, subtype="PCM_16")
+    return root
+
+
+TEST_LABELS = [False] * 4 + [True] * 4
+WHINES = [0.2, 0.01, 0.002, 0.001]
+"""The anomalies' whines, loud to faint: the faint ones hide among the normal clips, so AUCs fall below 1."""
+
+
+def dcase2020(root, labelled):
+    """Two valve machines of a DCASE 2020 set: 10 training clips each, 8 test clips named with their label
+    (development set) or without (evaluation set); the same audio either way."""
+    files = []
+    for machine in ("id_05", "id_06"):
+        files += [(f"valve/train/normal_{machine}_{i:08d}.wav", False) for i in range(10)]
+        files += [(f"valve/test/{('anomaly_' if a else 'normal_') if labelled else ''}{machine}_{i:08d}.wav", a, {"whine": WHINES[i % 4]})
+                  for i, a in enumerate(TEST_LABELS)]
+    return write_clips(root, files)
+
+
+def test_an_evaluation_set_is_scored_without_labels(tmp_path, capsys):
+    root = dcase2020(tmp_path / "eval", labelled=False)
+    out = tmp_path / "out"
+    assert main(["benchmark", str(root), "--method", "lof", "--out", str(out), "--jobs", "1"]) == 0
+    table = pd.read_csv(out / "results.csv", keep_default_na=False)
+    machines = table[table.machine_type == "valve"]
+    assert list(machines.machine) == ["id_05", "id_06"] and (machines.error == "").all()
+    assert (machines.auc == "").all() and (machines.fit_s.astype(float) > 0).all()  # scored, nothing to measure
+    assert set(table.machine_type) == {"valve"}  # no means, no official score without labels
+    scores = pd.read_csv(out / "anomaly_score_valve_id_05_lof.csv", header=None, names=["file", "score"])
+    assert list(scores.file) == [f"id_05_{i:08d}.wav" for i in range(8)] and np.isfinite(scores.score).all()
+    assert "| valve | id_05 |  | lof |  |  |  |" in capsys.readouterr().out
+
+
+def test_dcase2020_ground_truth_gives_the_scores_of_the_labelled_set_and_the_official_score(tmp_path):
+    """eval_data_list.csv as DCASE published it (machine type lines, then file, labelled name, label)."""
+    dev = benchmark.run(dcase2020(tmp_path / "dev", labelled=True), ["lof"], out_dir=tmp_path / "dev_out", n_jobs=1, progress=False)
+    lines = ["valve"] + [f"{m}_{i:08d}.wav,{'anomaly' if a else 'normal'}_{m}_{i:08d}.wav,{int(a)}"
+                         for m in ("id_05", "id_06") for i, a in enumerate(TEST_LABELS)]
+    truth = tmp_path / "eval_data_list.csv"
+    truth.write_text("\n".join(["ToyCar", "id_01_00000000.wav,normal_id_01_00000000.wav,0", *lines]) + "\n")
+    table = benchmark.run(dcase2020(tmp_path / "eval", labelled=False), ["lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False,
+                          ground_truth=truth)
+    columns = ["machine_type", "machine", "domain", "method", "auc", "pauc", "ap"]
+    pd.testing.assert_frame_equal(table[columns], dev[columns])
+    official = table.set_index("machine_type").loc["official score"]
+    machines = table[table.machine_type == "valve"]
+    assert official.machine == "DCASE 2020"
+    assert official.auc == pytest.approx(machines.auc.mean()) and official.pauc == pytest.approx(machines.pauc.mean())
+    assert official.score == pytest.approx((official.auc + official.pauc) / 2)
+    assert "| score |" in (tmp_path / "out" / "results.md").read_text()
+
+
+def dcase_eval(root, edition):
+    """An evaluation set of one fan section as DCASE 2021 (source_test/, target_test/) or 2022 on (test/)
+    published it, and its ground truth as the evaluators hold it; returns (folder, ground truth folder, truth)
+    with truth: file name -> (anomalous, domain)."""
+    section = "section_03" if edition == "DCASE 2021" else "section_00"
+    files = [(f"fan/train/{section}_source_train_normal_{i:04d}.wav", False) for i in range(10)]
+    files += [(f"fan/train/{section}_target_train_normal_{i:04d}.wav", False) for i in range(10, 12)]
+    truth = {}
+    for d, domain in enumerate(("source", "target")):  # the target domain is noisier: its normal clips look odd
+        for i, a in enumerate([False, True, False, True, True, False, False, True]):
+            name = f"{section}_{domain}_test_{i:04d}.wav" if edition == "DCASE 2021" else f"{section}_{8 * d + i:04d}.wav"
+            truth[name] = (a, domain)
+            files.append((f"fan/{domain + '_test' if edition == 'DCASE 2021' else 'test'}/{name}", a,
+                          {"whine": WHINES[i // 2], "noise": 0.02 if domain == "source" else 0.03}))
+    write_clips(root / "eval", files)
+    gt = root / "evaluator"
+    for kind, column in (("data", 0), ("domain", 1)):
+        if edition == "DCASE 2021" and kind == "domain":
+            continue
+        for domain in (("source", "target") if edition == "DCASE 2021" else ("",)):
+            test = f"{domain}_test" if domain else "test"
+            rows = [f"{name},{int(value[column] if kind == 'data' else value[1] == 'target')}" for name, value in truth.items()
+                    if not domain or value[1] == domain]
+            (gt / f"ground_truth_{kind}").mkdir(parents=True, exist_ok=True)
+            (gt / f"ground_truth_{kind}" / f"ground_truth_fan_{section}_{test}.csv").write_text("\n".join(rows) + "\n")
+    (gt / "ground_truth_attributes").mkdir()  # renames for the attribute analysis: not a ground truth, skipped
+    (gt / "ground_truth_attributes" / f"ground_truth_fan_{section}_test.csv").write_text("noAttribute,section_00_0000\n")
+    return root / "eval", gt, truth
+
+
+def test_dcase2023_evaluation_set_with_ground_truth_gives_submission_files_and_the_official_score(tmp_path):
+    data, gt, truth = dcase_eval(tmp_path, "DCASE 2022+")
+    out = tmp_path / "out"
+    assert main(["-q", "benchmark", str(data), "--method", "lof", "--out", str(out), "--jobs", "1",
+                 "--ground-truth", str(gt), "--dcase-submission"]) == 0
+    scores = pd.read_csv(out / "lof" / "anomaly_score_fan_section_00_test.csv", header=None, names=["file", "score"])
+    decisions = pd.read_csv(out / "lof" / "decision_result_fan_section_00_test.csv", header=None, names=["file", "decision"])
+    assert sorted(scores.file) == sorted(truth) and list(decisions.file) == list(scores.file)
+    assert set(decisions.decision) <= {0, 1}  # one threshold: every clip called anomalous scores above every other
+    assert scores.score[decisions.decision == 1].min() > scores.score[decisions.decision == 0].max()
+    assert not list(out.glob("anomaly_score_*"))
+    y = np.array([truth[f][0] for f in scores.file], int)
+    domain = np.array([truth[f][1] for f in scores.file])
+    table = pd.read_csv(out / "results.csv", keep_default_na=False).set_index(["machine_type", "domain"])
+    for d in ("source", "target"):  # a domain's normal clips and every anomalous clip, as the 2022-2024 evaluators do
+        part = (domain == d) | (y == 1)
+        assert float(table.auc["fan", d]) == pytest.approx(auc(y[part], scores.score[part]))
+    target = domain == "target"  # 2021's AUC of the noisier target domain, on its own clips, would differ
+    assert float(table.auc["fan", "target"]) != pytest.approx(auc(y[target], scores.score[target]))
+    assert float(table.auc["fan", "target"]) < float(table.auc["fan", "source"])
+    assert float(table.pauc["fan", ""]) == pytest.approx(pauc(y, scores.score))
+    components = [float(table.auc["fan", "source"]), float(table.auc["fan", "target"]), float(table.pauc["fan", ""])]
+    official = table.loc[("official score", "")]
+    assert official.machine == "DCASE 2022+" and float(official.score) == pytest.approx(benchmark.harmonic_mean(components))
+
+
+def test_dcase2021_submission_has_a_file_per_domain_and_its_official_score(tmp_path):
+    data, gt, truth = dcase_eval(tmp_path, "DCASE 2021")
+    table = benchmark.run(data, ["lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False, ground_truth=gt, dcase_submission=True)
+    for domain in ("source", "target"):
+        for kind in ("anomaly_score", "decision_result"):
+            written = pd.read_csv(tmp_path / "out" / "lof" / f"{kind}_fan_section_03_{domain}_test.csv", header=None)
+            assert sorted(written[0]) == sorted(f for f in truth if truth[f][1] == domain)
+    rows = table[table.machine_type == "fan"].set_index("domain")
+    components = [*rows.auc[["source", "target"]], *rows.pauc[["source", "target"]]]
+    official = table.set_index("machine_type").loc["official score"]
+    assert official.machine == "DCASE 2021" and official.score == pytest.approx(benchmark.harmonic_mean(components))
+
+
+def test_official_scores_follow_each_edition():
+    def row(machine_type, machine, domain, value, pauc_value):
+        return {"machine_type": machine_type, "machine": machine, "domain": domain, "method": "lof", "auc": value, "pauc": pauc_value, "error": ""}
+
+    dcase2020 = pd.DataFrame([row("fan", "id_00", "", 0.6, 0.5), row("fan", "id_02", "", 0.8, 0.7), row("pump", "id_00", "", 1.0, 0.9)])
+    official = benchmark.official_scores(dcase2020, "DCASE 2020").iloc[0]
+    assert (official.auc, official.pauc) == (pytest.approx(0.85), pytest.approx(0.75))  # types, not machines, weigh equally
+    assert official.score == pytest.approx(0.8)
+    later = pd.DataFrame([row("fan", "section_00", "", 0.7, 0.6), row("fan", "section_00", "source", 0.8, 0.55), row("fan", "section_00", "target", 0.5, 0.52)])
+    assert benchmark.official_scores(later, "DCASE 2021").score.iloc[0] == pytest.approx(benchmark.harmonic_mean([0.8, 0.5, 0.55, 0.52]))
+    assert benchmark.official_scores(later, "DCASE 2022+").score.iloc[0] == pytest.approx(benchmark.harmonic_mean([0.8, 0.5, 0.6]))
+    assert benchmark.official_scores(later[:2], "DCASE 2022+").empty  # a section without its target AUC: no score
+    assert benchmark.official_scores(dcase2020, None).empty
+
+
+def test_dcase_submission_needs_a_dcase_folder(folder, capsys):
+    assert main(["benchmark", str(folder("anomaly_mini")), "--method", "lof", "--dcase-submission"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "DCASE submission files need a folder in a DCASE layout" in error and "anomaly_mini layout" in error
+
+
+def test_a_folder_of_one_machine_type_takes_its_name(folder, tmp_path):
+    """`aad benchmark dev/valve` gave an empty machine type, so runs on fan and valve wrote the same files."""
+    table = benchmark.run(folder("DCASE 2020") / "valve", ["lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
+    assert set(table[~table.machine_type.isin(benchmark.SUMMARY_ROWS)].machine_type) == {"valve"}
+    assert (tmp_path / "out" / "anomaly_score_valve_id_00_lof.csv").is_file()
+
+
+def test_mimii_snr_folders_stay_apart(tmp_path):
+    root = tmp_path / "mimii"
+    for snr in ("-6_dB", "6_dB"):
+        write_clips(root / snr, names("MIMII", "id_00"))
+    table = benchmark.run(root, ["lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
+    machines = table[~table.machine_type.isin(benchmark.SUMMARY_ROWS)]
+    assert list(machines.machine_type) == ["-6_dB/valve", "6_dB/valve"] and (machines.auc >= 0.9).all()
+    for snr in ("-6_dB", "6_dB"):  # each SNR's own 8 test clips (the baseline split), in a folder of its own
+        assert len(pd.read_csv(tmp_path / "out" / snr / "anomaly_score_valve_id_00_lof.csv", header=None)) == 8
+
+
+def test_score_file_names_keep_the_folders_above_the_machine_type():
+    assert benchmark.score_file_name("6_dB/valve", "id_00", "lof") == "6_dB/anomaly_score_valve_id_00_lof.csv"
+    assert benchmark.submission_file_names("DCASE 2020", "ToyCar", "id_05") == ("anomaly_score_ToyCar_id_05.csv", None)
+    assert benchmark.submission_file_names("DCASE 2021", "fan", "section_03", "target") == (
+        "anomaly_score_fan_section_03_target_test.csv", "decision_result_fan_section_03_target_test.csv")
+    assert benchmark.submission_file_names("DCASE 2022+", "bearing", "section_00") == (
+        "anomaly_score_bearing_section_00_test.csv", "decision_result_bearing_section_00_test.csv")
 
 
 def test_the_2d_autoencoder_on_modulation_images(folder, tmp_path):

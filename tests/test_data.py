@@ -1,3 +1,4 @@
+import hashlib
 import io
 import os
 import socket
@@ -70,6 +71,102 @@ def test_every_example_name_parses_to_its_layout(layout):
 def test_parse_name_rejects_other_names():
     assert data.parse_name("recording_01.wav") is None
     assert data.parse_name("valve/id_00/broken/0.wav") is None
+
+
+def test_dcase_evaluation_clips_are_test_clips_without_labels():
+    assert data.parse_name("ToyCar/test/id_05_00000000.wav") == ("DCASE 2020", {
+        "split": "test", "label": "", "machine_type": "ToyCar", "machine_id": "id_05", "section": "", "domain": ""})
+    layout, fields = data.parse_name("fan/source_test/section_03_source_test_0000.wav")  # 2021
+    assert (layout, fields["split"], fields["label"], fields["section"], fields["domain"]) == ("DCASE 2021+", "test", "", "03", "source")
+    layout, fields = data.parse_name("bearing/test/section_00_0000.wav")  # 2022 on: no domain either
+    assert (layout, fields["split"], fields["label"], fields["machine_type"], fields["domain"]) == ("DCASE 2021+", "test", "", "bearing", "")
+    assert data.parse_name("valve/train/id_00_00000000.wav")[1]["label"] == "normal"  # training clips are normal
+    assert data.parse_name("normal/section_00_0000.wav") is None  # only in a test folder
+
+
+def test_folders_above_the_machine_type_are_part_of_it():
+    assert data.parse_name("-6_dB_valve/valve/id_00/normal/00000000.wav")[1]["machine_type"] == "-6_dB_valve/valve"
+    assert data.parse_name("6dB/valve/id_00/abnormal/00000000.wav")[1]["machine_type"] == "6dB/valve"
+    assert data.parse_name("dev_data/fan/train/section_00_source_train_normal_0000.wav")[1]["machine_type"] == "dev_data/fan"
+
+
+def test_a_folder_of_one_machine_type_gives_its_name(layout_folder):
+    layout, records = aadlib.scan(layout_folder("DCASE 2020") / "valve")
+    assert layout == "DCASE 2020" and {fields["machine_type"] for _, fields in records} == {"valve"}
+    layout, records = aadlib.scan(layout_folder("MIMII") / "valve" / "id_00" / "..")  # a path that ends in ".."
+    assert {fields["machine_type"] for _, fields in records} == {"valve"}
+
+
+def test_mimii_snr_folders_get_the_baseline_split_each(tmp_path):
+    for snr in ("-6_dB", "6_dB"):
+        for i, name in enumerate(LAYOUT_FILES["MIMII"]):
+            write(tmp_path / snr / name, tone(freq=200 + 50 * i, seed=i))
+    clips = aadlib.load_clips(tmp_path)
+    assert set(clips.machine_type) == {"-6_dB/valve", "6_dB/valve"}
+    for snr in ("-6_dB", "6_dB"):
+        mine = clips.select(clips.machine_type == f"{snr}/valve")
+        assert (mine.split == "test").sum() == 4 and (mine.split == "train").sum() == 3  # as many normal test clips as anomalies
+
+
+def eval_folder(root):
+    """A DCASE 2020 evaluation set: labelled training clips, unlabelled test clips of two machine types."""
+    names = ["ToyCar/train/normal_id_05_00000000.wav", "ToyCar/test/id_05_00000000.wav", "ToyCar/test/id_05_00000001.wav",
+             "valve/train/normal_id_05_00000000.wav", "valve/test/id_05_00000000.wav"]
+    for i, name in enumerate(names):
+        write(root / name, tone(freq=200 + 50 * i, seed=i))
+    return root
+
+
+def test_unlabelled_test_clips_load_with_an_empty_label(tmp_path):
+    clips = aadlib.load_clips(eval_folder(tmp_path))
+    assert list(clips.test.label) == ["", "", ""] and list(clips.train.label) == ["normal", "normal"]
+
+
+def test_dcase2020_ground_truth_labels_the_evaluation_clips(tmp_path):
+    """eval_data_list.csv: a machine type alone on a line, then file, labelled name, label; one file name
+    (id_05_00000000.wav) is in two machine types with different labels."""
+    truth = tmp_path / "eval_data_list.csv"
+    truth.write_text("ToyCar\nid_05_00000000.wav,anomaly_id_05_00000000.wav,1\nid_05_00000001.wav,normal_id_05_00000001.wav,0\n"
+                     "valve\nid_05_00000000.wav,normal_id_05_00000000.wav,0\n")
+    clips = aadlib.load_clips(eval_folder(tmp_path / "eval"), ground_truth=truth)
+    labels = dict(zip(clips.files, clips.label))
+    assert labels["ToyCar/test/id_05_00000000.wav"] == "anomaly" and labels["ToyCar/test/id_05_00000001.wav"] == "normal"
+    assert labels["valve/test/id_05_00000000.wav"] == "normal"
+
+
+def test_dcase2023_ground_truth_gives_labels_and_domains(tmp_path):
+    """The evaluator's folders: ground_truth_data (labels), ground_truth_domain (0 source, 1 target),
+    ground_truth_attributes (not ground truth: skipped)."""
+    for name in ["bearing/train/section_00_source_train_normal_0000_vel_6.wav", "bearing/test/section_00_0000.wav",
+                 "bearing/test/section_00_0001.wav"]:
+        write(tmp_path / "eval" / name)
+    for folder, rows in (("data", "section_00_0000.wav,1\nsection_00_0001.wav,0\n"), ("domain", "section_00_0000.wav,0\nsection_00_0001.wav,1\n"),
+                         ("attributes", "vel_6,section_00_0000\n")):
+        (tmp_path / "gt" / f"ground_truth_{folder}").mkdir(parents=True)
+        (tmp_path / "gt" / f"ground_truth_{folder}" / "ground_truth_bearing_section_00_test.csv").write_text(rows)
+    truth = data.read_ground_truth(tmp_path / "gt")
+    assert truth == {("bearing", "section_00_0000.wav"): {"label": "anomaly", "domain": "source"},
+                     ("bearing", "section_00_0001.wav"): {"label": "normal", "domain": "target"}}
+    clips = aadlib.load_clips(tmp_path / "eval", ground_truth=tmp_path / "gt").test
+    assert list(zip(clips.label, clips.domain)) == [("anomaly", "source"), ("normal", "target")]
+
+
+def test_ground_truth_of_another_set_is_an_error(tmp_path):
+    truth = tmp_path / "ground_truth_fan_section_03_source_test.csv"
+    truth.write_text("section_03_source_test_0000.wav,1\n")
+    with pytest.raises(AadError, match="names none of the test clips") as excinfo:
+        aadlib.load_clips(eval_folder(tmp_path / "eval"), ground_truth=truth)
+    message(excinfo)
+
+
+def test_ground_truth_with_a_value_other_than_0_or_1_names_the_line(tmp_path):
+    truth = tmp_path / "ground_truth_fan_section_03_test.csv"
+    truth.write_text("section_03_0000.wav,1\nsection_03_0001.wav,anomaly\n")
+    with pytest.raises(AadError, match=r"line 2: the label of section_03_0001.wav is 'anomaly', not 0 or 1") as excinfo:
+        data.read_ground_truth(truth)
+    message(excinfo)
+    with pytest.raises(AadError, match="does not exist"):
+        data.read_ground_truth(tmp_path / "nowhere")
 
 
 # --------------------------------------------------------------------------- bad input
@@ -167,10 +264,10 @@ def test_stereo_is_downmixed_by_averaging(tmp_path):
 # --------------------------------------------------------------------------- fetch
 
 
-def make_zip(folder="anomaly_mini"):
+def make_zip(folder="anomaly_mini", names=LAYOUT_FILES["anomaly_mini"]):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        for name in LAYOUT_FILES["anomaly_mini"]:
+        for name in names:
             wav = io.BytesIO()
             soundfile.write(wav, tone(), SR, format="WAV", subtype="PCM_16")
             zf.writestr(f"{folder}/{name}", wav.getvalue())
@@ -395,3 +492,161 @@ def test_a_folder_marked_read_only_is_not_written_even_by_root(tmp_path, monkeyp
     finally:
         shared.chmod(0o755)
     assert data.writable_cache() == shared
+
+
+# --------------------------------------------------------------------------- the DCASE and MIMII downloads
+
+
+def test_the_dcase_and_mimii_downloads_are_registered_with_licence_and_checksum_source():
+    records = {"dcase2020_dev": "3678171", "dcase2023_dev": "7882613", "mimii": "3384388"}
+    licences = {"dcase2020_dev": "CC BY-NC-SA 4.0", "dcase2023_dev": "CC BY 4.0", "mimii": "CC BY-SA 4.0"}
+    for bundle, record in records.items():
+        parts = [aadlib.REGISTRY[name] for name in aadlib.REGISTRY[bundle].parts]
+        assert len(parts) == {"dcase2020_dev": 6, "dcase2023_dev": 7, "mimii": 12}[bundle]
+        for entry in parts:
+            assert entry.url == f"https://zenodo.org/records/{record}/files/{entry.filename}?download=1"
+            assert entry.doi == f"10.5281/zenodo.{record}" and entry.licence == licences[bundle] and entry.licence in entry.description
+            assert entry.into.split("/")[0] == bundle and entry.sha256 == ""  # verified against MD5s until a SHA-256 is pinned
+    # the MD5s soundata 1.0.1 publishes for the DCASE 2023 development set; the others come from Zenodo at the first download
+    assert aadlib.REGISTRY["dcase2023_dev_valve"].md5 == "b2051a2022eadb53cd97581120811cae"
+    assert all(aadlib.REGISTRY[name].md5 for name in aadlib.REGISTRY["dcase2023_dev"].parts)
+    assert not any(aadlib.REGISTRY[name].md5 for bundle in ("dcase2020_dev", "mimii") for name in aadlib.REGISTRY[bundle].parts)
+
+
+@pytest.fixture
+def zenodo(monkeypatch, tmp_path, http_folder):
+    """Serve dev_valve.zip and dev_fan.zip (DCASE 2020-like archives of valve/ and fan/) on loopback and register
+    them, to unpack into sets/dev of the cache (tmp_path/cache) and be checked as the test says."""
+    served, base = http_folder
+    inside = [name.split("/", 1)[1] for name in LAYOUT_FILES["DCASE 2020"]]  # train/..., test/...
+    payload = make_zip("valve", inside)
+    (served / "dev_valve.zip").write_bytes(payload)
+    (served / "dev_fan.zip").write_bytes(make_zip("fan", inside))
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "user_cache_dir", lambda: tmp_path / "user-cache")
+
+    def register(md5="", doi="", url=None, name="dev_valve", folder="valve"):
+        entry = data.Download(url=url or f"{base}/{name}.zip", sha256="", md5=md5, doi=doi, filename=f"{name}.zip", folder=folder,
+                              into="sets/dev", description="", licence="CC BY 4.0")
+        monkeypatch.setitem(data.REGISTRY, name, entry)
+        return entry
+
+    return register, payload, tmp_path / "cache"
+
+
+def test_a_published_md5_verifies_the_download_and_its_sha256_is_recorded(zenodo, capsys):
+    register, payload, cache = zenodo
+    register(md5=hashlib.md5(payload).hexdigest())
+    folder = aadlib.fetch("dev_valve")
+    assert folder == cache / "sets" / "dev" / "valve"
+    assert aadlib.load_clips(folder.parent).layout == "DCASE 2020"
+    digest = hashlib.sha256(payload).hexdigest()
+    assert (cache / "dev_valve.zip.sha256").read_text() == f"{digest}  dev_valve.zip\n"  # sha256sum's format
+    assert f"Recorded the SHA-256 of dev_valve.zip ({digest})" in capsys.readouterr().err
+    (cache / "dev_valve.zip").write_bytes(payload + b"changed later")  # the recorded SHA-256 checks it from now on
+    with pytest.warns(UserWarning, match="SHA-256 .* instead of " + digest):
+        aadlib.fetch("dev_valve")
+    assert (cache / "dev_valve.zip").read_bytes() == payload
+
+
+def test_without_a_published_checksum_the_zenodo_record_gives_it_at_the_first_download(zenodo, monkeypatch):
+    register, payload, cache = zenodo
+    register(doi="10.5281/zenodo.3678171")
+    asked = []
+    monkeypatch.setattr(data, "_zenodo_md5", lambda entry: asked.append(entry.doi) or hashlib.md5(payload).hexdigest())
+    aadlib.fetch("dev_valve")
+    assert asked == ["10.5281/zenodo.3678171"] and (cache / "dev_valve.zip.sha256").is_file()
+    register(doi="10.5281/zenodo.3678171", url=closed_port_url())
+    aadlib.fetch("dev_valve")  # verified by the recorded SHA-256: neither Zenodo nor the download is asked again
+    assert asked == ["10.5281/zenodo.3678171"]
+
+
+def test_the_zenodo_md5_is_read_with_pooch_from_the_records_doi(monkeypatch):
+    import pooch
+
+    def load_registry_from_doi(self):
+        assert self.base_url == "doi:10.5281/zenodo.3678171/"
+        self.registry.update({"dev_data_valve.zip": "md5:34d2672f55bb041589ef79c10dc89934", "dev_data_fan.zip": "md5:0"})
+
+    monkeypatch.setattr(pooch.Pooch, "load_registry_from_doi", load_registry_from_doi)
+    assert data._zenodo_md5(aadlib.REGISTRY["dcase2020_dev_valve"]) == "34d2672f55bb041589ef79c10dc89934"
+    monkeypatch.setattr(pooch.Pooch, "load_registry_from_doi", lambda self: None)
+    with pytest.raises(AadError, match="lists no MD5 of dev_data_valve.zip"):
+        data._zenodo_md5(aadlib.REGISTRY["dcase2020_dev_valve"])
+
+
+def test_an_unreachable_zenodo_record_stops_before_the_download(zenodo, monkeypatch):
+    import pooch
+
+    register, payload, cache = zenodo
+    entry = register(doi="10.5281/zenodo.3678171")
+
+    def offline(self):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(pooch.Pooch, "load_registry_from_doi", offline)
+    with pytest.raises(AadError) as excinfo:
+        aadlib.fetch("dev_valve")
+    text = message(excinfo)
+    assert text.startswith("Could not read the MD5 of dev_valve.zip from its Zenodo record https://doi.org/10.5281/zenodo.3678171 (ConnectionError)")
+    assert entry.url in text and not list(cache.glob("dev_valve*"))
+
+
+def test_a_download_with_a_wrong_md5_is_kept_aside(zenodo):
+    register, payload, cache = zenodo
+    entry = register(md5="0" * 32)
+    with pytest.raises(AadError) as excinfo:
+        aadlib.fetch("dev_valve")
+    text = message(excinfo)
+    assert f"The download of dev_valve.zip from {entry.url} has MD5 (published) {hashlib.md5(payload).hexdigest()}" in text
+    assert (cache / "dev_valve.zip.corrupt").read_bytes() == payload and not (cache / "dev_valve.zip.sha256").exists()
+
+
+def test_a_cached_archive_that_cannot_be_checked_offline_is_used_with_a_warning(zenodo, monkeypatch):
+    register, payload, cache = zenodo
+    register(doi="10.5281/zenodo.3678171", url=closed_port_url())
+    cache.mkdir()
+    (cache / "dev_valve.zip").write_bytes(payload)  # saved by hand, as the error of a failed download says
+
+    def offline(entry):
+        raise data._NetworkError("ConnectionError")
+
+    monkeypatch.setattr(data, "_zenodo_md5", offline)
+    with pytest.warns(UserWarning, match="could not be verified .* it is used as it is"):
+        assert aadlib.fetch("dev_valve") == cache / "sets" / "dev" / "valve"
+
+
+def test_a_bundle_fetches_every_archive_into_one_folder_and_keeps_them_when_one_fails(zenodo, monkeypatch, capsys):
+    from aadlib.__main__ import main
+
+    register, payload, cache = zenodo
+    register(md5=hashlib.md5(payload).hexdigest())
+    fan = register(name="dev_fan", folder="fan", url=closed_port_url(), md5="0" * 32)
+    monkeypatch.setitem(data.REGISTRY, "dev", data.Bundle(parts=("dev_valve", "dev_fan"), folder="dev", description=""))
+    assert main(["fetch", "dev"]) == 1
+    assert f"error: Could not download dev_fan.zip from {fan.url}" in capsys.readouterr().err
+    assert (cache / "dev_valve.zip").is_file()  # the archive fetched before the failure stays
+    register(name="dev_fan", folder="fan", md5=hashlib.md5((cache.parent / "served" / "dev_fan.zip").read_bytes()).hexdigest())
+    assert main(["-q", "fetch", "dev"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"dev: {cache / 'sets' / 'dev'}\n" and captured.err == ""  # -q: no status lines either
+    assert {p.name for p in (cache / "sets" / "dev").iterdir()} == {"valve", "fan"}
+    assert aadlib.load_clips(cache / "sets" / "dev").layout == "DCASE 2020"
+
+
+def test_an_archive_without_its_folder_says_what_it_holds(zenodo):
+    register, payload, cache = zenodo
+    register(md5=hashlib.md5(payload).hexdigest(), folder="ToyCar")
+    with pytest.raises(AadError, match=r"dev_valve.zip does not unpack to a folder ToyCar \(it holds valve\)") as excinfo:
+        aadlib.fetch("dev_valve")
+    message(excinfo)
+    assert (cache / "dev_valve.zip").is_file()  # the download stays
+
+
+def test_command_line_fetch_quiet_prints_only_the_error(registry, capsys):
+    from aadlib.__main__ import main
+
+    register, _, _ = registry
+    register(closed_port_url())
+    assert main(["-q", "fetch", "test"]) == 1
+    assert capsys.readouterr().err.startswith("error: Could not download test.zip")
