@@ -90,6 +90,39 @@ def conv1d_autoencoder(input_dim, channels=1, filters=(16, 32), kernel_size=5, b
     return keras.Model(inputs, layers.Flatten()(layers.Permute((2, 1))(x)), name="conv1d_autoencoder")
 
 
+def interpolation_network(input_dim, n_frames=5, hidden=(64, 32, 16)):
+    """IDNN's network (Suefusa et al., ICASSP 2020): a stack of frames in, its centre frame out,
+    predicted from the other frames alone.
+
+    The input is a :func:`aadlib.features.frame_stack` vector (``n_frames`` frames of
+    ``input_dim // n_frames`` values, one after the other). The network drops the centre frame,
+    passes the ``n_frames - 1`` others through dense layers (ReLU) of ``hidden`` units, then back
+    up through the same sizes in reverse, and predicts the centre frame with a linear layer. An
+    autoencoder must rebuild the edge frames of a stack too, which depend on what came before and
+    after the stack; the centre frame has its neighbours on both sides, so its prediction error is
+    less noisy, and it is large exactly where a frame does not follow from its surroundings.
+
+    Args:
+        input_dim (int): Length of a stack, ``n_frames`` x the values of one frame.
+        n_frames (int): Frames per stack, odd (5, as the DCASE 2020 baseline stacks them).
+        hidden (tuple[int]): Units of the dense layers on the way down; the way up mirrors them.
+
+    Returns:
+        keras.Model: (batch, input_dim) -> (batch, input_dim // n_frames), the centre frame.
+
+    Notebook: 09_auxiliary_classification.
+    """
+    frame = input_dim // n_frames
+    if n_frames % 2 == 0 or frame * n_frames != input_dim:
+        raise ValueError(f"input_dim {input_dim} must hold an odd number of frames (n_frames={n_frames}) of equal length.")
+    inputs = keras.Input((input_dim,))
+    centre = n_frames // 2
+    x = layers.Concatenate()([inputs[:, : centre * frame], inputs[:, (centre + 1) * frame :]])
+    for units in (*hidden, *hidden[-2::-1]):
+        x = layers.Dense(units, activation="relu")(x)
+    return keras.Model(inputs, layers.Dense(frame)(x), name="interpolation_network")
+
+
 SCORE_BATCH = 4096
 """Rows the networks reconstruct at once."""
 
@@ -185,14 +218,14 @@ class Autoencoder(Detector):
         standardised batch by batch. Returns the model; ``history_["loss"]`` is the mean loss per epoch."""
         keras.utils.set_random_seed(self.random_state)
         n_rows, n_features = data.shape
-        model = self.build(n_features)
+        model = self._network(n_features)
         optimizer = keras.optimizers.Adam(self.learning_rate)
         optimizer.build(model.trainable_variables)  # now, not in the first traced step, which tf.function would then trace twice
         loss = keras.losses.get(self.loss)
 
         def step(x):
             with tf.GradientTape() as tape:
-                value = tf.reduce_mean(loss(x, model(x, training=True)))
+                value = tf.reduce_mean(loss(self._target(x), model(x, training=True)))
             optimizer.apply(tape.gradient(value, model.trainable_variables), model.trainable_variables)
             return value * tf.cast(tf.shape(x)[0], tf.float32)  # summed over the batch's rows
 
@@ -210,22 +243,64 @@ class Autoencoder(Detector):
         # several times its size. A block is at most SCORE_BATCH rows, as reconstruct's batches, so the scores
         # of small sets are those of one call.
         block = min(SCORE_BATCH, max(1, SCORE_VALUES // X.shape[1]))
-        return np.concatenate([np.mean((X[i : i + block] - reconstruct(self.model_, X[i : i + block].astype(np.float32))) ** 2, axis=1)
+        return np.concatenate([np.mean((self._target(X[i : i + block]) - reconstruct(self.model_, X[i : i + block].astype(np.float32))) ** 2, axis=1)
                                for i in range(0, len(X), block)])
 
+    def _network(self, n_features):
+        """The untrained network for rows of ``n_features`` values."""
+        return self.build(n_features)
+
+    def _target(self, x):
+        """What the network learns to output for rows x (the rows themselves: an autoencoder)."""
+        return x
+
     def reconstruction(self, X):
-        """The input as the network sees it (standardised if ``standardize``) and its reconstruction.
+        """What the network should output (the input, standardised if ``standardize``) and its output.
 
         Returns:
-            tuple[np.ndarray, np.ndarray]: both (n_samples, n_features), float32.
+            tuple[np.ndarray, np.ndarray]: both (n_samples, n_features) float32 (for
+            :class:`Interpolator`: (n_samples, values of one frame)).
         """
         scaled = self.scaler_.transform(self._check(X)).astype(np.float32)
-        return scaled, reconstruct(self.model_, scaled)
+        return self._target(scaled), reconstruct(self.model_, scaled)
 
     def residuals(self, X):
-        """Input minus reconstruction (n_samples, n_features), in the detector's standardised units."""
+        """Target minus output (n_samples, n_features), in the detector's standardised units."""
         scaled, rebuilt = self.reconstruction(X)
         return scaled - rebuilt
+
+
+class Interpolator(Autoencoder):
+    """IDNN (Suefusa et al., ICASSP 2020) as a detector: trained on frame stacks of normal clips to
+    predict each stack's centre frame from the frames around it; score = mean squared error of
+    that prediction (the interpolation error), per stack.
+
+    Takes the rows :func:`aadlib.features.frame_stack` makes, as :class:`Autoencoder` with
+    :func:`dense_autoencoder` does in the DCASE 2020 baseline; a clip's score is a summary of its
+    stacks' scores (:func:`aadlib.detectors.score_clips`).
+
+    Args:
+        n_frames (int): Frames per stack (odd).
+        build (callable): ``build(input_dim, n_frames)`` returns the network, (batch, input_dim) ->
+            (batch, input_dim // n_frames); default :func:`interpolation_network`.
+        epochs, batch_size, learning_rate, loss, random_state, contamination, threshold, standardize:
+            As :class:`Autoencoder`.
+
+    Notebook: 09_auxiliary_classification.
+    """
+
+    def __init__(self, n_frames=5, build=interpolation_network, epochs=100, batch_size=512, learning_rate=1e-3, loss="mse",
+                 random_state=SEED, contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(build, epochs, batch_size, learning_rate, loss, random_state, contamination, threshold, standardize)
+        self.n_frames = n_frames
+
+    def _network(self, n_features):
+        return self.build(n_features, self.n_frames)
+
+    def _target(self, x):
+        frame = x.shape[1] // self.n_frames
+        centre = self.n_frames // 2
+        return x[:, centre * frame : (centre + 1) * frame]
 
 
 # ---------------------------------------------------------------------------

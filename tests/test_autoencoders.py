@@ -1,13 +1,16 @@
 import numpy as np
 import pytest
+import sklearn.base
 
 import aadlib
 from aadlib.autoencoders import (
     Autoencoder,
+    Interpolator,
     block_cae,
     conv1d_autoencoder,
     dense_autoencoder,
     flat,
+    interpolation_network,
     lstm_autoencoder,
     nrmse,
     reconstruct,
@@ -199,3 +202,40 @@ def test_a_cae_trains_with_the_ssim_loss_and_scores_structure_breaks_higher():
     x, x_hat = detector.reconstruction(np.vstack([test_normal, test_broken]).reshape(8, -1))
     errors = 1 - ssim(x.reshape(8, 16, 16, 1), x_hat.reshape(8, 16, 16, 1), max_val=2.0)
     assert errors[4:].mean() > errors[:4].mean()
+
+
+def test_interpolation_network_predicts_the_centre_frame_without_seeing_it():
+    model = interpolation_network(5 * 8)
+    assert model.input_shape == (None, 40) and model.output_shape == (None, 8)
+    stacks = np.random.default_rng(0).standard_normal((3, 40)).astype(np.float32)
+    changed = stacks.copy()
+    changed[:, 16:24] += 100.0  # the centre frame (frame 2 of 0-4)
+    np.testing.assert_array_equal(model.predict(stacks, verbose=0), model.predict(changed, verbose=0))
+    changed[:, :8] += 1.0  # an edge frame is an input
+    assert not np.allclose(model.predict(stacks, verbose=0), model.predict(changed, verbose=0))
+    with pytest.raises(ValueError, match="odd number of frames"):
+        interpolation_network(40, n_frames=4)
+
+
+def smooth_stacks(n, rng, bump=0.0):
+    """Stacks of 5 frames x 8 values that change linearly over the frames (the centre is the mean of its
+    neighbours), with ``bump`` added to the centre frame."""
+    start, slope = rng.standard_normal((n, 1, 8)), rng.standard_normal((n, 1, 8))
+    frames = start + slope * np.arange(5)[None, :, None] + 0.05 * rng.standard_normal((n, 5, 8))
+    frames[:, 2] += bump
+    return frames.reshape(n, 40)
+
+
+def test_interpolator_finds_centre_frames_that_do_not_follow_from_their_neighbours():
+    rng = np.random.default_rng(0)
+    train, normal = smooth_stacks(400, rng), smooth_stacks(50, rng)
+    broken = smooth_stacks(50, rng, bump=rng.choice([-1.5, 1.5], (50, 1, 8)).reshape(50, 8))
+    detector = Interpolator(epochs=40, batch_size=32, random_state=0).fit(train)
+    scores = detector.decision_function(np.vstack([normal, broken]))
+    assert aadlib.auc(np.r_[np.zeros(50), np.ones(50)], scores) > 0.95
+    target, predicted = detector.reconstruction(normal)
+    assert target.shape == predicted.shape == (50, 8)
+    np.testing.assert_allclose(scores[:50], np.mean(detector.residuals(normal) ** 2, axis=1), rtol=1e-5)
+    again = Interpolator(epochs=40, batch_size=32, random_state=0).fit(train).decision_function(normal)
+    np.testing.assert_array_equal(again, scores[:50])  # the same seed, the same scores
+    assert sklearn.base.clone(detector).get_params()["n_frames"] == 5
