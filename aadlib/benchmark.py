@@ -55,12 +55,14 @@ FEATURES = {
     "clip_summary": dict(n_mels=128, stats=("mean", "std")),
     "level": dict(),
     "window_summary": dict(n_mels=64, window=30, hop=5, stats=("mean", "std")),
+    "frame_stacks": dict(n_mels=128, n_frames=5),
     "modulation_image": dict(n_mels=64, hop_length=625, size=64),
     "modulation_patches": dict(n_mels=32, hop_length=256, window=64, hop=8, n_rates=32),
     **{f"embedding:{name}": dict(backbone=name) for name in MUSICNN_BACKBONES},
 }
 """Feature kinds. Level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
 the clip's level alone (RMS in dB, the trivial baseline every detector must beat);
+the DCASE 2020 baseline's input, every run of 5 frames of the log-mel in dB (absolute, ``ref=1``) as one vector;
 a 64 x 64 modulation image (:func:`aadlib.features.modulation_image`); 32 x 32 modulation patches of
 1 s windows every 0.13 s (chapter 05's GAN input); or a pretrained backbone's
 embedding (its default layer, the mean over the clip's 3 s patches)."""
@@ -76,7 +78,7 @@ def extract_file(path, kind, sr=16000):
 
     Returns:
         np.ndarray: float32; ``clip_summary``: (2 * 128,) mean and standard deviation of each
-        band; ``level``: (1,) RMS in dB (full scale = 0 dB); ``window_summary``: (n_windows, 2 * 64); ``modulation_image``: (64, 64);
+        band; ``level``: (1,) RMS in dB (full scale = 0 dB); ``window_summary``: (n_windows, 2 * 64); ``frame_stacks``: (n_frames_total - 4, 5 * 128); ``modulation_image``: (64, 64);
         ``modulation_patches``: (n_patches, 32, 32);
         ``embedding:<backbone>``: (dim,) at 16 kHz
         whatever ``sr`` is, the rate the backbones were trained at.
@@ -98,6 +100,8 @@ def extract_audio(audio, rate, kind):
     if kind == "modulation_patches":
         spec = features.log_mel(audio, rate, n_mels=params["n_mels"], hop_length=params["hop_length"], ref=np.max)
         return features.modulation_spectrum(features.patches(spec, params["window"], params["hop"]), n_rates=params["n_rates"])
+    if kind == "frame_stacks":
+        return features.frame_stack(features.log_mel(audio, rate, n_mels=params["n_mels"]), params["n_frames"]).astype(np.float32)
     spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
     if kind == "clip_summary":
         return features.time_summary(spec, params["stats"]).astype(np.float32)
@@ -348,6 +352,19 @@ class PerPatch(OutlierMixin, BaseEstimator):
         return (self.decision_function(X) > self.threshold_).astype(int)
 
 
+def _per_frame_stack(network, **params):
+    """``make(seed, example)`` for a network on frame stacks (``example``: one clip's, (n_stacks, 640)), a clip
+    scored by the mean of its stacks' scores, as the DCASE baselines score a clip."""
+
+    def make(seed, example):
+        from .autoencoders import Autoencoder, Interpolator, dense_autoencoder
+
+        detector = Interpolator(random_state=seed, **params) if network == "interpolator" else Autoencoder(dense_autoencoder, random_state=seed, **params)
+        return PerPatch(detector, example[0].size)
+
+    return make
+
+
 def _gan(search):
     def make(seed, example):
         from .gan import AnoGAN
@@ -373,6 +390,9 @@ METHODS = {
     # 20 epochs where chapter 03 trains 40: the same AUC on anomaly_mini (1.00 for seeds 0-2), in 60 % of the time
     "cae2d": ("modulation_image", _autoencoder(_cae2d, epochs=20, batch_size=4)),
     "lstm_ae": ("window_summary", _autoencoder(_lstm, epochs=30, batch_size=4, learning_rate=2e-3)),
+    # the DCASE 2020 baseline's network and input, trained as chapter 09 trains it (30 epochs, not 100); its dB values as they are
+    "dcase2020_ae": ("frame_stacks", _per_frame_stack("autoencoder", epochs=30, batch_size=64, standardize=False)),
+    "idnn": ("frame_stacks", _per_frame_stack("interpolator", epochs=30, batch_size=64)),
     "anogan": ("modulation_patches", _gan("gradient")),
     "fanogan": ("modulation_patches", _gan("encoder")),
     **{f"transfer:{name}": (f"embedding:{name}", lambda seed, example: KNN()) for name in MUSICNN_BACKBONES},
@@ -382,7 +402,9 @@ METHODS = {
 those of the chapters: 01 (gmm, iforest, ocsvm, lof), 02 (dense_ae, conv1d_ae), 03 (cae2d: the
 strided CAE on modulation images, standardised per value instead of per band), 04 (lstm_ae),
 05 (anogan: AnoGAN's latent search, fanogan: f-AnoGAN's encoder, on modulation patches),
-06 (transfer:<backbone>: kNN distance on the backbone's embedding)."""
+06 (transfer:<backbone>: kNN distance on the backbone's embedding), 09 (dcase2020_ae: the DCASE 2020
+baseline's dense autoencoder on frame stacks; idnn: the interpolation network on the same stacks,
+standardised per value)."""
 
 
 CLASSICAL = ("gmm", "iforest", "ocsvm", "lof")
