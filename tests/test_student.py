@@ -107,7 +107,7 @@ def is_test_cell(cell):
 
 # The chapters whose exercises check themselves so far (issue 18 §1); the others still keep their
 # checks inside the solutions, and join this list as they are converted.
-SELF_CHECKING = [p for p in CHAPTERS if p.name in {"00_task_and_data.ipynb"}]
+SELF_CHECKING = [p for p in CHAPTERS if p.name[:2] in {"00", "01", "02", "03", "04"}]
 
 
 @pytest.mark.parametrize("path", SELF_CHECKING, ids=lambda p: p.name)
