@@ -105,19 +105,7 @@ def is_test_cell(cell):
     return cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade", False)
 
 
-# The chapters whose exercises check themselves so far (issue 18 §1); the others still keep their
-# checks inside the solutions, and join this list as they are converted.
-SELF_CHECKING = [p for p in CHAPTERS if p.name in {
-    "00_task_and_data.ipynb",
-    "05_gan_detection.ipynb",
-    "06_transfer_learning.ipynb",
-    "07_comparison.ipynb",
-    "08_real_flights.ipynb",
-    "09_auxiliary_classification.ipynb",
-}]
-
-
-@pytest.mark.parametrize("path", SELF_CHECKING, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_every_solution_is_followed_by_its_test_cell(path):
     """nbgrader's layout: a solution cell, then a locked test cell of asserts with messages for the student."""
     import ast
