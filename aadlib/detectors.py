@@ -27,7 +27,7 @@ from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
-from .metrics import evaluate, threshold_gamma, threshold_percentile
+from .metrics import auc_interval, evaluate, threshold_gamma, threshold_percentile
 from .utils import SEED, AadError
 
 THRESHOLDS = ("percentile", "gamma")
@@ -327,13 +327,15 @@ def evaluate_seeds(make_detector, X_train, X_test, y_test, seeds=range(5)):
     Returns:
         tuple[dict, list]: The means ``auc``, ``pauc``, ``ap``, ``fit_s``, ``score_s``
         (seconds to fit and to score) with ``auc_std``, ``pauc_std``, ``ap_std``,
-        ``fit_s_std``, ``score_s_std``; and the fitted detectors, one per seed.
+        ``fit_s_std``, ``score_s_std``; ``auc_low`` and ``auc_high``, the 95 % bootstrap
+        interval over the test clips of the first seed's AUC (:func:`summarize`); and the
+        fitted detectors, one per seed.
 
     Notebook: 01_distribution_modelling, 02_autoencoders_1d.
     """
     X_train = np.asarray(X_train)
     flat_train = X_train.reshape(-1, X_train.shape[-1])
-    runs, detectors = [], []
+    runs, detectors, first_scores = [], [], None
     for seed in seeds:
         started = time.perf_counter()
         detector = make_detector(seed).fit(flat_train)
@@ -341,21 +343,36 @@ def evaluate_seeds(make_detector, X_train, X_test, y_test, seeds=range(5)):
         scores = score_clips(detector, X_test) if np.ndim(X_test) == 3 else detector.decision_function(X_test)
         runs.append({**evaluate(y_test, scores), "fit_s": fitted - started, "score_s": time.perf_counter() - fitted})
         detectors.append(detector)
-    return summarize(runs), detectors
+        first_scores = scores if first_scores is None else first_scores
+    return summarize(runs, y_test, first_scores), detectors
 
 
-def summarize(runs):
+def summarize(runs, y_test=None, scores=None):
     """Mean and standard deviation over runs (e.g. seeds) of every number the runs report.
+
+    Given the test labels and the first run's test scores too, it adds the 95 % bootstrap interval
+    of that run's AUC over the test clips (:func:`aadlib.metrics.auc_interval`, 2,000 resamples,
+    seed 0): how far the AUC could move with other test clips like these, beside ``auc_std``, how
+    far it moves with another training run. The course reports it for the first seed everywhere.
 
     Args:
         runs (list[dict]): One dict per run with the same keys, e.g. the output of
             :func:`aadlib.metrics.evaluate` plus timings.
+        y_test (array | None): (n_test,) 1 = anomaly, 0 = normal.
+        scores (array | None): (n_test,) the first run's scores of the test clips, higher = more anomalous.
 
     Returns:
-        dict: ``key`` -> mean and ``key_std`` -> standard deviation, for every key.
+        dict: ``key`` -> mean and ``key_std`` -> standard deviation, for every key; with
+        ``y_test`` and ``scores`` also ``auc_low`` and ``auc_high``.
 
-    Notebook: 05_gan_detection, 06_transfer_learning; also behind :func:`evaluate_seeds` and ``aad benchmark``.
+    Notebook: 00_task_and_data (what the interval means), 05_gan_detection, 06_transfer_learning;
+    also behind :func:`evaluate_seeds` and ``aad benchmark``.
     """
     means = {key: float(np.mean([run[key] for run in runs])) for key in runs[0]}
     spreads = {f"{key}_std": float(np.std([run[key] for run in runs])) for key in runs[0]}
-    return {**means, **spreads}
+    if (y_test is None) != (scores is None):
+        raise AadError("Give both y_test and scores (the first run's test scores) for the AUC interval, or neither.")
+    if scores is None:
+        return {**means, **spreads}
+    low, high = auc_interval(y_test, scores)
+    return {**means, **spreads, "auc_low": low, "auc_high": high}

@@ -86,6 +86,10 @@ def auc_interval(y_true, scores, groups=None, level=0.95, n_boot=2000, seed=0):
     ``groups``, whole groups such as recordings: clips cut from one flight are not independent
     draws, and resampling them one by one would make the interval too narrow.
 
+    The interval can only reshuffle the clips at hand. If the scores rank every anomaly above
+    every normal clip, so does every resample, and the interval is (1.0, 1.0): on a small test
+    set that says "no pair of these clips is out of order", not "the detector is perfect".
+
     Args:
         y_true (array): (n,) 1 = anomaly, 0 = normal; within a group all the same.
         scores (array): (n,) higher = more anomalous.
@@ -97,10 +101,9 @@ def auc_interval(y_true, scores, groups=None, level=0.95, n_boot=2000, seed=0):
     Returns:
         tuple[float, float]: The interval's low and high end.
 
-    Notebook: 08_real_flights.
+    Notebook: 00_task_and_data (what the interval means on 10 clips), 01-07 (beside the spread over
+    seeds, via :func:`aadlib.detectors.evaluate_seeds`), 08_real_flights.
     """
-    from scipy import stats
-
     y_true, scores = _check(y_true, scores)
     groups = np.arange(len(y_true)) if groups is None else np.asarray(groups)
     units = [np.unique(groups[y_true == label]) for label in (0, 1)]
@@ -111,9 +114,10 @@ def auc_interval(y_true, scores, groups=None, level=0.95, n_boot=2000, seed=0):
     aucs = np.empty(n_boot)
     for i in range(n_boot):
         normal, anomalous = (np.concatenate([members[g] for g in rng.choice(part, len(part))]) for part in units)
-        # the Mann-Whitney form of the AUC (ties count half), without roc_auc_score's checks: 2,000 resamples in a second
-        ranks = stats.rankdata(np.concatenate([scores[normal], scores[anomalous]]))
-        aucs[i] = (ranks[len(normal):].sum() - len(anomalous) * (len(anomalous) + 1) / 2) / (len(normal) * len(anomalous))
+        # the AUC by counting pairs, ties half, without roc_auc_score's checks: 2,000 resamples of 10 clips in 0.05 s
+        below = np.sort(scores[normal])
+        pairs = np.searchsorted(below, scores[anomalous], "left") + np.searchsorted(below, scores[anomalous], "right")
+        aucs[i] = pairs.sum() / 2 / (len(normal) * len(anomalous))
     low, high = np.percentile(aucs, [50 * (1 - level), 50 * (1 + level)])
     return float(low), float(high)
 

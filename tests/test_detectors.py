@@ -98,7 +98,7 @@ def test_evaluate_seeds_reports_mean_and_spread():
     train, test, y = blobs()
     noisy_test = test + np.random.default_rng(5).normal(scale=3, size=test.shape)
     result, detectors = aadlib.evaluate_seeds(lambda s: aadlib.IForest(random_state=s, n_estimators=5), train, noisy_test, y, seeds=range(4))
-    assert set(result) == {f"{k}{s}" for k in ("auc", "pauc", "ap", "fit_s", "score_s") for s in ("", "_std")}
+    assert set(result) == {f"{k}{s}" for k in ("auc", "pauc", "ap", "fit_s", "score_s") for s in ("", "_std")} | {"auc_low", "auc_high"}
     assert [d.random_state for d in detectors] == [0, 1, 2, 3]
     aucs = [aadlib.auc(y, aadlib.IForest(random_state=s, n_estimators=5).fit(train).decision_function(noisy_test)) for s in range(4)]
     assert result["auc"] == pytest.approx(np.mean(aucs)) and result["auc_std"] == pytest.approx(np.std(aucs))
@@ -106,6 +106,10 @@ def test_evaluate_seeds_reports_mean_and_spread():
     assert result["fit_s"] > 0 and result["score_s"] > 0
     fixed, _ = aadlib.evaluate_seeds(lambda s: aadlib.LOF(), train, test, y, seeds=range(3))
     assert fixed["auc_std"] == 0
+    # the interval is the first seed's: over its test clips, not over the seeds
+    first = aadlib.IForest(random_state=0, n_estimators=5).fit(train).decision_function(noisy_test)
+    assert (result["auc_low"], result["auc_high"]) == aadlib.metrics.auc_interval(y, first)
+    assert result["auc_low"] <= aucs[0] <= result["auc_high"]
 
 
 def test_evaluate_seeds_scores_frames_per_clip():
@@ -122,3 +126,15 @@ def test_evaluate_seeds_scores_frames_per_clip():
 def test_summarize_gives_mean_and_population_std_of_every_key():
     summary = aadlib.summarize([{"auc": 1.0, "fit_s": 2.0}, {"auc": 0.5, "fit_s": 4.0}])
     assert summary == {"auc": 0.75, "fit_s": 3.0, "auc_std": 0.25, "fit_s_std": 1.0}
+
+
+def test_summarize_adds_the_first_runs_auc_interval_when_given_its_scores():
+    runs = [{"auc": 0.96}, {"auc": 1.0}]
+    y, scores = np.repeat([0, 1], 5), np.array([0, 1, 2, 3, 5, 4, 6, 7, 8, 9.0])  # one pair out of order: AUC 0.96
+    summary = aadlib.summarize(runs, y, scores)
+    assert (summary["auc_low"], summary["auc_high"]) == aadlib.metrics.auc_interval(y, scores)
+    assert summary["auc_low"] < 0.96 < summary["auc_high"] == 1.0
+    perfect = aadlib.summarize(runs, y, np.arange(10.0))
+    assert perfect["auc_low"] == perfect["auc_high"] == 1.0  # a perfect ranking: every resample is perfect too
+    with pytest.raises(aadlib.AadError, match="both y_test and scores"):
+        aadlib.summarize(runs, y)

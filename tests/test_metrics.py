@@ -109,6 +109,16 @@ def test_the_auc_interval_holds_the_auc_and_narrows_with_more_clips():
     assert metrics.auc_interval(small_y, small, seed=1) == (low, high)  # seeded
 
 
+def test_the_auc_interval_keeps_both_classes_in_every_resample_and_collapses_on_a_perfect_ranking():
+    y = np.repeat([0, 1], 5)
+    assert metrics.auc_interval(y, np.arange(10.0)) == (1.0, 1.0)  # every resample of a perfect ranking is perfect
+    assert metrics.auc_interval(y, -np.arange(10.0)) == (0.0, 0.0)
+    low, high = metrics.auc_interval(y, np.array([0, 1, 2, 3, 5, 4, 6, 7, 8, 9.0]))  # one pair of 25 out of order
+    assert low < metrics.auc(y, np.array([0, 1, 2, 3, 5, 4, 6, 7, 8, 9.0])) < high == 1.0
+    ties = metrics.auc_interval(y, np.zeros(10))  # all tied: every resample counts each pair half
+    assert ties == (0.5, 0.5)
+
+
 def test_the_auc_interval_over_groups_is_wider_when_clips_of_a_group_agree():
     """Ten clips per recording that share their recording's score: 20 recordings, not 200 independent clips."""
     rng = np.random.default_rng(0)
