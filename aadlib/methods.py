@@ -21,8 +21,8 @@ behind ``aad benchmark``.
 """
 
 import dataclasses
-import importlib
 import importlib.util
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +32,9 @@ from .detectors import DETECTORS, NotFittedError, decision_threshold, score_clip
 from .store import FEATURES, MUSICNN_BACKBONES, FeatureFiles
 from .utils import AadError
 
-DEEP_DETECTORS = {"autoencoder": ("autoencoders", "Autoencoder"), "interpolator": ("autoencoders", "Interpolator"), "anogan": ("gan", "AnoGAN")}
-"""The detectors that need Keras and TensorFlow, by name: (module of aadlib, class), imported when a method is made."""
+DEEP_DETECTORS = ("autoencoder", "interpolator", "anogan")
+"""The detectors that need Keras and TensorFlow (:class:`aadlib.autoencoders.Autoencoder`,
+:class:`aadlib.autoencoders.Interpolator`, :class:`aadlib.gan.AnoGAN`), by name; imported when a method is made."""
 
 NETWORKS = {
     "dense": "aadlib.autoencoders.dense_autoencoder (the DCASE 2020 baseline's 4 x 128 -> 8 -> 4 x 128)",
@@ -75,8 +76,17 @@ def detector_class(name):
     (imported now: Keras and TensorFlow for the deep ones)."""
     if name in DETECTORS:
         return DETECTORS[name]
-    module, cls = DEEP_DETECTORS[name]
-    return getattr(importlib.import_module(f"aadlib.{module}"), cls)
+    if name not in DEEP_DETECTORS:
+        raise AadError(f"Unknown detector {name!r}; choose from {', '.join([*DETECTORS, *DEEP_DETECTORS])}.")
+    from .autoencoders import Autoencoder, Interpolator
+    from .gan import AnoGAN
+
+    return {"autoencoder": Autoencoder, "interpolator": Interpolator, "anogan": AnoGAN}[name]
+
+
+def _parameters(cls):
+    """The names of a detector class's constructor arguments (scikit-learn's parameters)."""
+    return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
 
 class PerPatch(OutlierMixin, BaseEstimator):
@@ -158,7 +168,7 @@ class Method:
         """
         cls = detector_class(self.detector)
         params = dict(self.settings)
-        if "random_state" in cls._get_param_names():
+        if "random_state" in _parameters(cls):
             params["random_state"] = seed
         if self.network:
             params["build"] = network(self.network, example)
@@ -176,7 +186,7 @@ class Method:
 
     def setting_names(self):
         """The settings a configuration may give: the detector's arguments but :data:`WIRED` ones (imports the deep ones)."""
-        return [name for name in detector_class(self.detector)._get_param_names() if name not in WIRED]
+        return [name for name in _parameters(detector_class(self.detector)) if name not in WIRED]
 
 
 METHODS = {
