@@ -16,9 +16,11 @@ import argparse
 import sys
 
 from . import __version__
-from .benchmark import MAX_MEMORY_MB, METHODS, run, to_markdown
+from .benchmark import run, to_markdown
+from .methods import METHODS, read_config
 from .data import REGISTRY, FileSet, fetch, verified
 from .recordings import layout_of, run_recordings
+from .store import MAX_MEMORY_MB
 from .student import write_student_copies
 from .utils import AadError
 
@@ -83,6 +85,9 @@ def main(argv=None):
     bench.add_argument("--dcase-submission", action="store_true",
                        help="name the score files as the folder's DCASE edition asks (2022 on: anomaly_score_<type>_section_<xx>_test.csv "
                        "and decision_result_<type>_section_<xx>_test.csv, decisions from each detector's threshold), one folder per method")
+    bench.add_argument("--config", metavar="FILE",
+                       help="a YAML file that changes methods' settings: method name -> feature kind and/or the detector's settings, "
+                       "e.g. 'lof: {n_neighbors: 3}' and 'dense_ae: {epochs: 100, kind: window_summary}' (default: the chapters' settings)")
     bench.add_argument("--max-memory", type=float, default=MAX_MEMORY_MB, metavar="MB",
                        help=f"a machine's features above this size stay on disk; autoencoders and GANs then train through tf.data (default {MAX_MEMORY_MB})")
     recorded = bench.add_argument_group("long recordings (a folder in a layout of aadlib.recordings, e.g. the drone flights)",
@@ -112,17 +117,18 @@ def main(argv=None):
                 else:
                     print(f"{name}: {folder}")
         elif args.command == "benchmark":
+            config = read_config(args.config) if args.config else None
             if layout_of(args.data_dir) and (args.ground_truth or args.dcase_submission):
                 raise AadError(f"{args.data_dir} holds long recordings ({layout_of(args.data_dir)}); --ground-truth and "
                                "--dcase-submission are for DCASE folders of clips.")
             if layout_of(args.data_dir):
                 table = run_recordings(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, clip_s=args.clip, hop_s=args.hop,
                                        trim_s=tuple(args.trim), test_size=args.test_share, sr=args.sr, n_jobs=args.jobs,
-                                       cache_dir=args.cache, progress=progress, resume=args.resume)
+                                       cache_dir=args.cache, progress=progress, resume=args.resume, config=config)
             else:
                 table = run(args.data_dir, args.method, seeds=args.seeds, out_dir=args.out, sr=args.sr, n_jobs=args.jobs,
                             cache_dir=args.cache, on_bad=args.on_bad, max_memory_mb=args.max_memory, progress=progress, resume=args.resume,
-                            ground_truth=args.ground_truth, dcase_submission=args.dcase_submission)
+                            ground_truth=args.ground_truth, dcase_submission=args.dcase_submission, config=config)
             print(to_markdown(table))
             status(f"wrote {args.out}/results.csv, {args.out}/results.md and the score CSVs")
             failed = table[table.error.fillna("") != ""]

@@ -18,6 +18,7 @@ import os
 import numpy as np
 
 from .detectors import Detector
+from .store import FeatureFiles
 from .utils import SEED
 
 # TensorFlow's C++ start-up banner (oneDNN, CPU features) is noise for readers; silence it before the import.
@@ -200,8 +201,8 @@ class Autoencoder(Detector):
 
     def fit(self, X, y=None):
         """Learn the normal data: an array (n_samples, n_features), or a set too large for memory
-        (:class:`aadlib.benchmark.FeatureFiles`), streamed from disk through ``tf.data``; y is ignored; returns self."""
-        if not hasattr(X, "dataset"):
+        (:class:`aadlib.store.FeatureFiles`), streamed from disk through ``tf.data``; y is ignored; returns self."""
+        if not isinstance(X, FeatureFiles):
             return super().fit(X)
         self.scaler_ = X.scaler(self.standardize)
         self.model_ = self._train(X)
@@ -214,7 +215,7 @@ class Autoencoder(Detector):
     def _train(self, data):
         """Build the network and train it with Adam on ``data``: an array (n_rows, n_features) of
         standardised rows, shuffled every epoch with ``random_state``, or
-        :class:`aadlib.benchmark.FeatureFiles`, streamed through its ``tf.data`` pipeline and
+        :class:`aadlib.store.FeatureFiles`, streamed through its ``tf.data`` pipeline and
         standardised batch by batch. Returns the model; ``history_["loss"]`` is the mean loss per epoch."""
         keras.utils.set_random_seed(self.random_state)
         n_rows, n_features = data.shape

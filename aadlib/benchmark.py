@@ -1,19 +1,19 @@
-"""Run the course's methods on any data folder: streamed, cached features and DCASE-style results.
+"""Run the course's methods on any data folder: DCASE-style score files and results tables.
 
 ``aad benchmark DATA_DIR --method lof --method dense_ae`` calls :func:`run`:
 
 1. :func:`aadlib.data.scan` lists the clips and reads split, label, machine
    type, id and section from the file names (no audio is read yet).
-2. :func:`features_of` streams the clips one by one through a feature
-   function, on all cores (joblib), with a progress bar (tqdm), and caches
-   each clip's features on disk, keyed by the file and the parameters. A second
-   run reads the cache. Memory holds neither the audio nor the features of the
+2. The feature store (:mod:`aadlib.store`) computes each clip's features for each method's
+   feature kind, on all cores, and caches them on disk (:func:`aadlib.store.features_of`); a
+   second run reads the cache. Memory holds neither the audio nor the features of the
    whole folder: only the names of the cache files.
 3. For each machine (type and id, or type and section), its clips' features are
    read from the cache (so memory grows with the largest machine, not with the
    folder; a machine larger than ``max_memory_mb`` stays on disk as
-   :class:`FeatureFiles`, which the autoencoders and GANs train on through ``tf.data``),
-   and for each method and seed, the method is trained on the
+   :class:`aadlib.store.FeatureFiles`, which the autoencoders and GANs train on through ``tf.data``),
+   and for each method (:data:`aadlib.methods.METHODS`, or as a configuration file changes them:
+   :func:`aadlib.methods.configured`) and seed, the method is trained on the
    machine's normal training clips and scores its test clips. Scores (the mean
    over seeds) go to one CSV per machine and method, named and laid out as in DCASE (``anomaly_score_<type>_<section or id>_<method>.csv``:
    file name, score; no header), or, with ``dcase_submission``, named as the
@@ -24,404 +24,35 @@
    harmonic mean, and in a DCASE folder the official score of that edition
    (:func:`official_scores`), as CSV and Markdown.
 
-Notebook: 07_comparison; the command line's version of chapters 01 to 06.
+Chapters whose methods are too slow to train again in chapter 07 :func:`record` their results;
+chapter 07 reads them with :func:`recorded`.
+
+The names of the feature store (:mod:`aadlib.store`) and of the method registry
+(:mod:`aadlib.methods`) that the runner uses are importable from here too, as before they had
+modules of their own (``from aadlib.benchmark import METHODS, FeatureFiles, features_of``).
+
+Notebook: 07_comparison (:func:`run`, :func:`recorded`); 05_gan_detection, 06_transfer_learning
+(:func:`record`); the command line's version of chapters 01 to 06.
 """
 
-import functools
-import hashlib
-import importlib.util
 import json
 import re
 import time
-import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import features
-from .data import LAYOUTS, read_wav, scan, user_cache_dir, writable_cache
-from sklearn.base import BaseEstimator, OutlierMixin, clone
-
-from .detectors import GMM, KNN, LOF, OCSVM, IForest, NotFittedError, decision_threshold, score_clips, summarize
+from .data import LAYOUTS, scan, writable_cache
+from .detectors import summarize
 from .metrics import evaluate
 from .utils import AadError, seeds as seed_list
 
-MUSICNN_BACKBONES = ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")
-"""The backbones of :mod:`aadlib.transfer` that work offline (named here so that ``aad --help`` need not import Keras)."""
-
-FEATURES = {
-    "clip_summary": dict(n_mels=128, stats=("mean", "std")),
-    "level": dict(),
-    "window_summary": dict(n_mels=64, window=30, hop=5, stats=("mean", "std")),
-    "frame_stacks": dict(n_mels=128, n_frames=5),
-    "modulation_image": dict(n_mels=64, hop_length=625, size=64),
-    "modulation_patches": dict(n_mels=32, hop_length=256, window=64, hop=8, n_rates=32),
-    **{f"embedding:{name}": dict(backbone=name) for name in MUSICNN_BACKBONES},
-}
-"""Feature kinds. Level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
-the clip's level alone (RMS in dB, the trivial baseline every detector must beat);
-the DCASE 2020 baseline's input, every run of 5 frames of the log-mel in dB (absolute, ``ref=1``) as one vector;
-a 64 x 64 modulation image (:func:`aadlib.features.modulation_image`); 32 x 32 modulation patches of
-1 s windows every 0.13 s (chapter 05's GAN input); or a pretrained backbone's
-embedding (its default layer, the mean over the clip's 3 s patches)."""
-
-
-def extract_file(path, kind, sr=16000):
-    """The features of one clip.
-
-    Args:
-        path (str | Path): A WAV file.
-        kind (str): A key of :data:`FEATURES`.
-        sr (int): Resample to this rate (Hz) first.
-
-    Returns:
-        np.ndarray: float32; ``clip_summary``: (2 * 128,) mean and standard deviation of each
-        band; ``level``: (1,) RMS in dB (full scale = 0 dB); ``window_summary``: (n_windows, 2 * 64); ``frame_stacks``: (n_frames_total - 4, 5 * 128); ``modulation_image``: (64, 64);
-        ``modulation_patches``: (n_patches, 32, 32);
-        ``embedding:<backbone>``: (dim,) at 16 kHz
-        whatever ``sr`` is, the rate the backbones were trained at.
-    """
-    audio, rate = read_wav(path, sr=16000 if "backbone" in FEATURES[kind] else sr)
-    return extract_audio(audio, rate, kind)
-
-
-def extract_audio(audio, rate, kind):
-    """The features of one clip's samples (n_samples,) at ``rate`` Hz: as :func:`extract_file`
-    (the backbones need 16 kHz)."""
-    params = FEATURES[kind]
-    if "backbone" in params:
-        return _backbone(params["backbone"]).embed([audio], rate)[0]
-    if kind == "level":
-        return np.array([10 * np.log10(np.mean(np.square(audio, dtype=np.float64)) + 1e-12)], np.float32)
-    if kind == "modulation_image":
-        return features.modulation_image(audio, rate, **params)
-    if kind == "modulation_patches":
-        spec = features.log_mel(audio, rate, n_mels=params["n_mels"], hop_length=params["hop_length"], ref=np.max)
-        return features.modulation_spectrum(features.patches(spec, params["window"], params["hop"]), n_rates=params["n_rates"])
-    if kind == "frame_stacks":
-        return features.frame_stack(features.log_mel(audio, rate, n_mels=params["n_mels"]), params["n_frames"]).astype(np.float32)
-    spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
-    if kind == "clip_summary":
-        return features.time_summary(spec, params["stats"]).astype(np.float32)
-    return features.window_summary(spec, params["window"], params["hop"], params["stats"]).astype(np.float32)
-
-
-@functools.lru_cache(maxsize=None)
-def _backbone(name):
-    """One network per backbone and process (building it takes longer than embedding a clip)."""
-    from .transfer import Backbone
-
-    return Backbone(name)
-
-
-def _cache_key(path, kind, sr):
-    stat = Path(path).stat()
-    blob = json.dumps([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, kind, FEATURES[kind], sr])
-    return hashlib.sha256(blob.encode()).hexdigest()[:32]
-
-
-def _cached_extract(path, kind, sr, cache_dir, load=True):
-    """(features, or their cache file if not load, or None; error message or None); reads and writes the cache."""
-    cached = Path(cache_dir) / f"{_cache_key(path, kind, sr)}.npy"
-    if cached.exists():
-        return (np.load(cached) if load else cached), None
-    try:
-        values = extract_file(path, kind, sr)
-    except (AadError, ValueError) as error:
-        return None, str(error)
-    partial = cached.with_suffix(".partial.npy")
-    np.save(partial, values)
-    partial.replace(cached)  # a run stopped midway never leaves a half-written cache file
-    return (values if load else cached), None
-
-
-def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True, load=True):
-    """Features of many clips, streamed in parallel and cached per file.
-
-    Args:
-        folder (str | Path): The data folder.
-        files (list[str]): Paths relative to it.
-        kind (str): A key of :data:`FEATURES`.
-        sr (int): Sample rate (Hz) to resample to.
-        n_jobs (int): Worker processes (joblib; -1 = all cores).
-        cache_dir (str | Path | None): Folder of the cache (default ``features/`` in the user
-            cache, ``~/.cache/aadlib/features`` on Linux; data folders are often read-only).
-        on_bad (str): "skip" unreadable or empty clips with one warning listing them, or "stop"
-            with an error naming the first; features cached so far are kept either way.
-        progress (bool): Show a progress bar.
-        load (bool): Return the features; if False, return each clip's cache file instead
-            (``np.load`` it), so that memory holds no clip's features, whatever the folder's size.
-
-    Returns:
-        tuple[list[np.ndarray | Path | None], list[str]]: Features (or cache files) per file (None
-        where skipped), and the skipped files with the reason.
-    """
-    from joblib import Parallel, delayed
-    from tqdm.auto import tqdm
-
-    if kind not in FEATURES:
-        raise AadError(f"Unknown feature kind {kind!r}; choose from {', '.join(FEATURES)}.")
-    if on_bad not in ("skip", "stop"):
-        raise AadError(f"on_bad must be 'skip' or 'stop', not {on_bad!r}.")
-    folder = Path(folder)
-    cache_dir = Path(cache_dir) if cache_dir else user_cache_dir() / "features"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    jobs = (delayed(_cached_extract)(folder / name, kind, sr, cache_dir, load) for name in files)
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
-    values, bad = [], []
-    for name, (value, error) in tqdm(zip(files, results), total=len(files), desc=f"{kind}", unit="clip", disable=not progress):
-        if error is not None:
-            if on_bad == "stop":
-                raise AadError(f"{error} (stopped: features of the clips before it are cached; rerun with --on-bad skip to skip such clips)")
-            bad.append(f"{name}: {error}")
-        values.append(value)
-    if bad:
-        warnings.warn(f"skipped {len(bad)} unreadable clip(s): " + "; ".join(bad), stacklevel=2)
-    return values, bad
-
-
-MAX_MEMORY_MB = 256
-"""Above this size (MB of float32 features), a machine's features stay on disk. Training an
-autoencoder in memory holds about 7 times its data at its peak (the array, float64 copies for the
-checks and the standardisation, a float32 tensor): 8.3 GB for 1.2 GB of features, where the
-``tf.data`` path peaked at 1.9 GB (``benchmarks/stream_memory.py``). 256 MB keeps the in-memory
-path under 2 GB, within an 8 GB machine."""
-
-
-SHUFFLE_ROWS = 8192
-"""Rows (e.g. patches) :meth:`FeatureFiles.dataset` shuffles among when a file holds many, so that a batch
-draws from the patches of about 115 clips of 10 s (71 patches each), not from one clip's
-consecutive, overlapping ones. 32 MB of 32 x 32 float32 patches."""
-
-
-class FeatureFiles:
-    """Features of many clips, one ``.npy`` file per clip (the feature cache), read when needed.
-
-    A training set too large for memory: :class:`aadlib.autoencoders.Autoencoder` and
-    :class:`aadlib.gan.AnoGAN` train on it through a ``tf.data`` pipeline that holds a few batches
-    at a time; any other detector gets the whole array (``np.asarray``).
-
-    Args:
-        paths (list[str | Path]): One file per clip, all holding arrays of one shape.
-        chunk (int): Clips read at once to compute statistics and scores.
-        row_size (int | None): Values per row: a file's values are its rows one after the other
-            (e.g. 1024 for a clip's 32 x 32 patches); default: a file is one row.
-    """
-
-    def __init__(self, paths, chunk=256, row_size=None):
-        self.paths, self.chunk = [str(path) for path in paths], chunk
-        values = int(np.load(self.paths[0], mmap_mode="r").size)
-        self.n_features = row_size or values
-        if values % self.n_features:
-            raise AadError(f"{self.paths[0]} holds {values} values, not rows of {self.n_features}.")
-        self.rows_per_file = values // self.n_features
-
-    def as_rows(self, row_size):
-        """The same files, read as rows of ``row_size`` values (e.g. a clip's patches)."""
-        return FeatureFiles(self.paths, self.chunk, row_size)
-
-    def __len__(self):
-        """Rows in all files."""
-        return len(self.paths) * self.rows_per_file
-
-    @property
-    def shape(self):
-        """(rows, n_features), as the array would have."""
-        return len(self), self.n_features
-
-    @property
-    def nbytes(self):
-        """Bytes of the whole set as one float32 array."""
-        return 4 * len(self) * self.n_features
-
-    def _read(self, paths):
-        return np.concatenate([np.load(path).reshape(-1, self.n_features) for path in paths]).astype(np.float32, copy=False)
-
-    def chunks(self):
-        """The rows of ``chunk`` files at a time: arrays (<= chunk * rows_per_file, n_features) float32."""
-        for start in range(0, len(self.paths), self.chunk):
-            yield self._read(self.paths[start : start + self.chunk])
-
-    def __array__(self, dtype=None, copy=None):
-        return np.concatenate(list(self.chunks())).astype(dtype or np.float32, copy=False)
-
-    def scaler(self, standardize=True):
-        """A StandardScaler fitted chunk by chunk (identity if not ``standardize``)."""
-        from sklearn.preprocessing import StandardScaler
-
-        scaler = StandardScaler(with_mean=standardize, with_std=standardize)
-        for rows in self.chunks():
-            scaler.partial_fit(rows)
-        return scaler
-
-    def dataset(self, transform, batch_size, seed):
-        """A ``tf.data.Dataset`` of batches (<= batch_size, n_features) of transformed float32 rows, reshuffled every epoch.
-
-        Args:
-            transform (callable): Rows (n, n_features) float32 -> rows as the model takes them,
-                e.g. a fitted scaler's ``transform``.
-            batch_size (int): Rows per batch.
-            seed (int): Seeds the order of the files and of the rows.
-
-        The files come in a new order every epoch; where a file holds many rows, they are mixed
-        with those of other files in a buffer of :data:`SHUFFLE_ROWS` rows.
-        """
-        import tensorflow as tf
-
-        def load(paths):  # one call per batch of files: a call per file would cost more than reading it
-            return transform(self._read([path.decode() for path in paths])).astype(np.float32)
-
-        files = tf.data.Dataset.from_tensor_slices(self.paths).shuffle(len(self.paths), seed=seed, reshuffle_each_iteration=True)
-        rows = files.batch(max(1, batch_size // self.rows_per_file)).map(
-            lambda names: tf.ensure_shape(tf.numpy_function(load, [names], tf.float32), (None, self.n_features)),
-            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        if self.rows_per_file > 1:
-            rows = rows.unbatch().shuffle(SHUFFLE_ROWS, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-        return rows.prefetch(tf.data.AUTOTUNE)
-
-
-def _autoencoder(build, **params):
-    """``make(seed, example)`` for an autoencoder; ``build(example)`` returns its Keras builder."""
-
-    def make(seed, example):
-        from .autoencoders import Autoencoder
-
-        return Autoencoder(build(example), random_state=seed, **params)
-
-    return make
-
-
-def _dense(example):
-    from .autoencoders import dense_autoencoder
-
-    return dense_autoencoder
-
-
-def _conv1d(example):
-    from .autoencoders import conv1d_autoencoder
-
-    return lambda dim: conv1d_autoencoder(dim, channels=2)
-
-
-def _cae2d(example):
-    from .autoencoders import flat, strided_cae
-
-    return flat(strided_cae, (*example.shape, 1))  # example: one (64, 64) image
-
-
-class PerPatch(OutlierMixin, BaseEstimator):
-    """A detector of patches behind the clip interface: fitted on every patch of the training clips,
-    a clip's score is the mean score of its patches (as chapter 05 scores clips).
-
-    Args:
-        detector (Detector): Unfitted, on (n_patches, patch_size); its ``threshold`` and
-            ``contamination`` set the clips' threshold.
-        patch_size (int): Values per patch; a clip's row holds its patches one after the other.
-
-    Attributes:
-        detector_ (Detector): The fitted copy of ``detector``.
-        threshold_ (float): From the training clips' scores (:func:`aadlib.detectors.decision_threshold`).
-    """
-
-    def __init__(self, detector, patch_size):
-        self.detector, self.patch_size = detector, patch_size
-
-    def fit(self, X, y=None):
-        """Fit on the patches of X: an array (n_clips, n_values), or :class:`FeatureFiles`, whose patches stay on disk;
-        y is ignored; returns self."""
-        patches = X.as_rows(self.patch_size) if isinstance(X, FeatureFiles) else np.asarray(X).reshape(-1, self.patch_size)
-        self.detector_ = clone(self.detector).fit(patches)
-        self.threshold_ = decision_threshold(self.decision_function(X), self.detector.threshold, self.detector.contamination)
-        return self
-
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "detector_")
-
-    def decision_function(self, X):
-        """Clip scores (n_clips,): the mean score of each clip's patches."""
-        if not self.__sklearn_is_fitted__():
-            raise NotFittedError("This PerPatch is not fitted yet; call fit(X_train) first.")
-        if isinstance(X, FeatureFiles):
-            return np.concatenate([self.decision_function(clips) for clips in X.chunks()])
-        return score_clips(self.detector_, np.asarray(X).reshape(len(X), -1, self.patch_size))
-
-    def predict(self, X):
-        """Labels (n_clips,): 1 = anomaly (score above ``threshold_``), 0 = normal."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
-
-
-def _per_frame_stack(network, **params):
-    """``make(seed, example)`` for a network on frame stacks (``example``: one clip's, (n_stacks, 640)), a clip
-    scored by the mean of its stacks' scores, as the DCASE baselines score a clip."""
-
-    def make(seed, example):
-        from .autoencoders import Autoencoder, Interpolator, dense_autoencoder
-
-        detector = Interpolator(random_state=seed, **params) if network == "interpolator" else Autoencoder(dense_autoencoder, random_state=seed, **params)
-        return PerPatch(detector, example[0].size)
-
-    return make
-
-
-def _gan(search):
-    def make(seed, example):
-        from .gan import AnoGAN
-
-        return PerPatch(AnoGAN(shape=example.shape[1:], search=search, random_state=seed), example[0].size)
-
-    return make
-
-
-def _lstm(example):
-    from .autoencoders import flat, lstm_autoencoder
-
-    return flat(lstm_autoencoder, *example.shape, latent=8)  # example: (n_windows, n_features)
-
-
-METHODS = {
-    "gmm": ("clip_summary", lambda seed, example: GMM(random_state=seed)),
-    "iforest": ("clip_summary", lambda seed, example: IForest(random_state=seed)),
-    "ocsvm": ("clip_summary", lambda seed, example: OCSVM()),
-    "lof": ("clip_summary", lambda seed, example: LOF()),
-    "dense_ae": ("clip_summary", _autoencoder(_dense, epochs=60, batch_size=20)),
-    "conv1d_ae": ("clip_summary", _autoencoder(_conv1d, epochs=60, batch_size=20)),
-    # 20 epochs where chapter 03 trains 40: the same AUC on anomaly_mini (1.00 for seeds 0-2), in 60 % of the time
-    "cae2d": ("modulation_image", _autoencoder(_cae2d, epochs=20, batch_size=4)),
-    "lstm_ae": ("window_summary", _autoencoder(_lstm, epochs=30, batch_size=4, learning_rate=2e-3)),
-    # the DCASE 2020 baseline's network and input, trained as chapter 09 trains it (30 epochs, not 100); its dB values as they are
-    "dcase2020_ae": ("frame_stacks", _per_frame_stack("autoencoder", epochs=30, batch_size=64, standardize=False)),
-    "idnn": ("frame_stacks", _per_frame_stack("interpolator", epochs=30, batch_size=64)),
-    "anogan": ("modulation_patches", _gan("gradient")),
-    "fanogan": ("modulation_patches", _gan("encoder")),
-    **{f"transfer:{name}": (f"embedding:{name}", lambda seed, example: KNN()) for name in MUSICNN_BACKBONES},
-}
-"""Methods by name: (feature kind, ``make(seed, example)`` returning an unfitted detector, where
-``example`` is one clip's features, for models whose shape depends on them). The settings are
-those of the chapters: 01 (gmm, iforest, ocsvm, lof), 02 (dense_ae, conv1d_ae), 03 (cae2d: the
-strided CAE on modulation images, standardised per value instead of per band), 04 (lstm_ae),
-05 (anogan: AnoGAN's latent search, fanogan: f-AnoGAN's encoder, on modulation patches),
-06 (transfer:<backbone>: kNN distance on the backbone's embedding), 09 (dcase2020_ae: the DCASE 2020
-baseline's dense autoencoder on frame stacks; idnn: the interpolation network on the same stacks,
-standardised per value)."""
-
-
-CLASSICAL = ("gmm", "iforest", "ocsvm", "lof")
-"""The methods that need no deep-learning library; every other one needs Keras and TensorFlow (aadlib's ``deep`` extra)."""
-
-
-def check_methods(methods):
-    """Raise one clear error for an unknown method name, listing the known ones, or for a method whose
-    deep-learning libraries are not installed, naming the extra that installs them."""
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        raise AadError(f"Unknown method {unknown[0]!r}; known methods: {', '.join(METHODS)}.")
-    deep = [m for m in methods if m not in CLASSICAL]
-    missing = [name for name in ("keras", "tensorflow") if importlib.util.find_spec(name) is None]
-    if deep and missing:
-        raise AadError(f"Method {deep[0]!r} needs {' and '.join(missing)}, which is not installed; install aadlib's "
-                       f"deep-learning extra (pip install 'aadlib[deep]'), or run only {', '.join(CLASSICAL)}.")
+# The runner's parts, importable from here as before they had modules of their own:
+from .methods import CLASSICAL, METHODS, Method, PerPatch, check_methods, configured  # noqa: F401
+from .store import (FEATURES, MAX_MEMORY_MB, MUSICNN_BACKBONES, SHUFFLE_ROWS, FeatureFiles, extract_audio,  # noqa: F401
+                    extract_file, features_of, load_features)
 
 
 def resumable(out_dir, options, resume, key):
@@ -590,22 +221,22 @@ def official_scores(table, edition):
 
 
 def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, cache_dir=None, on_bad="skip", progress=True,
-        max_memory_mb=None, resume=False, ground_truth=None, dcase_submission=False):
+        max_memory_mb=None, resume=False, ground_truth=None, dcase_submission=False, config=None):
     """Train and score every method on every machine of a folder; write score CSVs and a results table.
 
     Args:
         folder (str | Path): Data folder in one of the layouts of :data:`aadlib.data.LAYOUTS`.
-        methods (list[str]): Keys of :data:`METHODS`.
+        methods (list[str]): Keys of :data:`aadlib.methods.METHODS`.
         seeds (int): Seeds 0 .. seeds - 1 per method (results are means over them; ``AAD_SEED_OFFSET``
             shifts them, see :func:`aadlib.utils.seeds`).
         out_dir (str | Path): Output folder (created).
         sr (int): Sample rate (Hz) the clips are resampled to.
         n_jobs (int): Feature-extraction workers (-1 = all cores).
-        cache_dir (str | Path | None): Feature cache (default: see :func:`features_of`).
-        on_bad (str): "skip" or "stop" on unreadable clips (see :func:`features_of`).
+        cache_dir (str | Path | None): Feature cache (default: see :func:`aadlib.store.features_of`).
+        on_bad (str): "skip" or "stop" on unreadable clips (see :func:`aadlib.store.features_of`).
         progress (bool): Show progress bars.
         max_memory_mb (float | None): A machine's training (or test) features larger than this
-            (as float32; default :data:`MAX_MEMORY_MB`) stay on disk (:class:`FeatureFiles`): the
+            (as float32; default :data:`aadlib.store.MAX_MEMORY_MB`) stay on disk (:class:`aadlib.store.FeatureFiles`): the
             autoencoders and GANs train on them through ``tf.data``; other methods still read them whole.
         resume (bool): Keep what an earlier run with the same options wrote to ``out_dir`` and run only
             the (machine, method) pairs it did not finish (see :func:`resumable`). ``results.csv`` is
@@ -615,6 +246,9 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         dcase_submission (bool): Name the score files as a DCASE submission of the folder's edition asks
             (:func:`submission_file_names`), one folder per method (``<out_dir>/<method>/``), with decision
             files from each detector's ``threshold_`` (the mean over seeds; 1 = score above it).
+        config (dict | None): Settings that change the methods' (:func:`aadlib.methods.configured`): method name ->
+            {setting: value}, as :func:`aadlib.methods.read_config` reads them from a YAML file
+            (``aad benchmark --config FILE``); a resumed run must have the same.
 
     Returns:
         pd.DataFrame: One row per machine and method (columns machine_type, machine, domain,
@@ -629,6 +263,7 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         edition's ranking score (:func:`official_scores`, column score).
     """
     check_methods(methods)
+    registry = configured(config)
     layout, records = scan(folder, ground_truth)
     edition = dcase_edition(layout, [name for name, _ in records])
     if dcase_submission and edition is None:
@@ -641,7 +276,7 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
     if not (frame.split == "test").any() or not (frame.split == "train").any():
         raise AadError(f"{folder} needs both training and test clips; in the {layout} layout they are named {LAYOUTS[layout]}.")
     cached_by_kind = {}  # each clip's cache file: features are read one machine at a time
-    for kind in sorted({METHODS[m][0] for m in methods}):
+    for kind in sorted({registry[m][0] for m in methods}):
         cached_by_kind[kind], _ = features_of(folder, list(frame.file), kind, sr=sr, n_jobs=n_jobs, cache_dir=cache_dir,
                                               on_bad=on_bad, progress=progress, load=False)
     max_bytes = (MAX_MEMORY_MB if max_memory_mb is None else max_memory_mb) * 2**20
@@ -650,12 +285,15 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         options["ground_truth"] = str(Path(ground_truth).resolve())
     if dcase_submission:
         options["dcase_submission"] = True
+    if config:
+        options["config"] = config
     done = resumable(out_dir, options, resume, ["machine_type", "machine", "method"])
     rows = []
     for (machine_type, machine), members in frame.groupby("group", sort=True):
         for method in methods:
+            kind, make = registry[method]
             rows.extend(done.get((machine_type, machine, method))
-                        or _run_machine(method, machine_type, machine, members, cached_by_kind[METHODS[method][0]], seeds, out_dir,
+                        or _run_machine(method, machine_type, machine, make, members, cached_by_kind[kind], seeds, out_dir,
                                         max_bytes, edition, dcase_submission))
             pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
     table = pd.DataFrame(rows)
@@ -670,9 +308,9 @@ NO_LABELS = {"auc": np.nan, "pauc": np.nan, "ap": np.nan}
 """The metrics of a machine whose test clips are all unlabelled."""
 
 
-def _run_machine(method, machine_type, machine, members, cached, seeds, out_dir, max_bytes, edition=None, submission=False):
+def _run_machine(method, machine_type, machine, make, members, cached, seeds, out_dir, max_bytes, edition=None, submission=False):
     """The machine's result row, then one row per domain of its test clips (DCASE 2021+ layouts).
-    ``cached``: every clip's cache file (None where skipped); only this machine's are read. All test
+    ``make(seed, example)``: the method's detector (:meth:`aadlib.methods.Method.make`). ``cached``: every clip's cache file (None where skipped); only this machine's are read. All test
     clips are scored and written; the metrics come from the labelled ones."""
     row = {"machine_type": machine_type, "machine": machine, "domain": "", "method": method}
     usable = [i for i in members.index if cached[i] is not None]
@@ -684,12 +322,12 @@ def _run_machine(method, machine_type, machine, members, cached, seeds, out_dir,
     if not train or not test or (labelled.any() and len(set(y[labelled])) < 2):
         return [{**row, "error": "needs training clips and both normal and anomalous test clips"}]
     try:
-        X_train, X_test = (_features([cached[i] for i in part], max_bytes) for part in (train, test))
+        X_train, X_test = (load_features([cached[i] for i in part], max_bytes) for part in (train, test))
         example = np.load(cached[train[0]])
         runs, all_scores, thresholds = [], [], []
         for seed in seed_list(seeds):
             started = time.perf_counter()
-            detector = METHODS[method][1](seed, example).fit(X_train)
+            detector = make(seed, example).fit(X_train)
             fit_s = time.perf_counter() - started
             started = time.perf_counter()
             scores = detector.decision_function(X_test)
@@ -719,12 +357,6 @@ def _run_machine(method, machine_type, machine, members, cached, seeds, out_dir,
             rows.append({**row, "domain": domain, **summarize(runs), "error": ""})
     return rows
 
-
-
-def _features(paths, max_bytes):
-    """Clips' features from the cache: an array (n_clips, n_values), or :class:`FeatureFiles` if larger than max_bytes."""
-    files = FeatureFiles(paths)
-    return files if files.nbytes > max_bytes else np.asarray(files)
 
 
 def _averages(table):
@@ -779,7 +411,7 @@ def record(chapter, rows, data="anomaly_mini"):
 
     Args:
         chapter (str): The notebook's name, e.g. "05_gan_detection".
-        rows (dict): Method name (a key of :data:`METHODS`, measured with that method's settings)
+        rows (dict): Method name (a key of :data:`aadlib.methods.METHODS`, measured with that method's settings)
             -> dict with every key of :data:`RECORDED` (e.g. the output of
             :func:`aadlib.detectors.summarize` over seeds, with ``score_s`` the seconds to score
             all test clips) and optionally ``seeds`` and ``feature_s`` (seconds to compute the

@@ -28,6 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import OneClassSVM
 
 from .metrics import auc_interval, evaluate, threshold_gamma, threshold_percentile
+from .store import FeatureFiles
 from .utils import SEED, AadError
 
 THRESHOLDS = ("percentile", "gamma")
@@ -99,10 +100,10 @@ class Detector(OutlierMixin, BaseEstimator):
 
     def decision_function(self, X):
         """Anomaly scores (n_samples,) of X (n_samples, n_features); higher = more anomalous.
-        X may also be a set too large for memory (:class:`aadlib.benchmark.FeatureFiles`), scored a chunk at a time."""
+        X may also be a set too large for memory (:class:`aadlib.store.FeatureFiles`), scored a chunk at a time."""
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X_train) first.")
-        if hasattr(X, "chunks"):
+        if isinstance(X, FeatureFiles):
             return np.concatenate([self.decision_function(rows) for rows in X.chunks()])
         return self._score(self.scaler_.transform(self._check(X)))
 

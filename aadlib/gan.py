@@ -14,7 +14,7 @@ loss); ``lam = 0.1`` as in the AnoGAN paper.
 
 :class:`AnoGAN` has the detector interface of :mod:`aadlib.detectors`: ``fit(X)``
 on flat normal patches (n_samples, height * width) or on patches streamed from disk
-(:class:`aadlib.benchmark.FeatureFiles`), ``decision_function(X)``,
+(:class:`aadlib.store.FeatureFiles`), ``decision_function(X)``,
 ``threshold_``, ``predict(X)``.
 
 Notebook: 05_gan_detection.
@@ -27,6 +27,7 @@ import numpy as np
 from sklearn.preprocessing import StandardScaler
 
 from .detectors import Detector
+from .store import FeatureFiles
 from .utils import SEED, AadError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -172,10 +173,10 @@ class AnoGAN(Detector):
 
     def fit(self, X, y=None):
         """Learn the normal patches: an array (n_patches, height * width), or a set too large for memory
-        (:class:`aadlib.benchmark.FeatureFiles` whose rows are patches), streamed from disk through
+        (:class:`aadlib.store.FeatureFiles` whose rows are patches), streamed from disk through
         ``tf.data``; y is ignored; returns self."""
         _check_search(self.search)
-        if not hasattr(X, "dataset"):
+        if not isinstance(X, FeatureFiles):
             return super().fit(X)
         ranges = np.array([(rows.min(), rows.max()) for rows in X.chunks()])
         self.low_, self.high_ = float(ranges[:, 0].min()), float(ranges[:, 1].max())
@@ -191,7 +192,7 @@ class AnoGAN(Detector):
 
     def _train(self, data):
         """Train the GAN, then the encoder, on ``data``: a tensor of all the images, or
-        :class:`aadlib.benchmark.FeatureFiles` of patches. Returns the generator."""
+        :class:`aadlib.store.FeatureFiles` of patches. Returns the generator."""
         keras.utils.set_random_seed(self.random_state)
         self.generator_ = dcgan_generator(self.latent_dim, self.shape, self.g_filters)
         self.discriminator_ = dcgan_discriminator(self.shape, self.d_filters)
@@ -255,11 +256,11 @@ class AnoGAN(Detector):
 
         ``data``: a tensor of images (n, height, width, 1): the batches are ``n // batch_size`` near-equal
         parts of a permutation drawn with ``seed`` every pass, and a pass is one graph call (calls
-        from Python would cost ~15 % more time). Or :class:`aadlib.benchmark.FeatureFiles` of
+        from Python would cost ~15 % more time). Or :class:`aadlib.store.FeatureFiles` of
         patches: batches of ``batch_size`` from its ``tf.data`` pipeline, shuffled with ``seed``,
         one graph call per batch.
         """
-        if hasattr(data, "dataset"):
+        if isinstance(data, FeatureFiles):
             batches = data.dataset(self._scaled, self.batch_size, seed)
             batch_step = tf.function(lambda rows: step(tf.reshape(rows, (-1, *self.shape, 1))),
                                      input_signature=[tf.TensorSpec((None, data.n_features), tf.float32)])

@@ -182,7 +182,7 @@ def split_by_recording(recordings, test_size=0.5, seed=SEED):
 
 
 def _cache_file(cache_dir, path, kind, sr, clip_s, hop_s, trim_s):
-    from .benchmark import FEATURES
+    from .store import FEATURES
 
     stat = Path(path).stat()
     blob = json.dumps([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, kind, FEATURES[kind], sr, clip_s, hop_s, list(trim_s)])
@@ -195,15 +195,15 @@ def recording_features(path, starts_s, kind, clip_s, sr=16000):
     Args:
         path (str | Path): The WAV file.
         starts_s (array): Clip starts in seconds (from :func:`cut`).
-        kind (str): A feature kind of :data:`aadlib.benchmark.FEATURES`.
+        kind (str): A feature kind of :data:`aadlib.store.FEATURES`.
         clip_s (float): Clip length in seconds.
         sr (int): Resample to this rate (Hz) first (the backbones take 16 kHz whatever it is).
 
     Returns:
         np.ndarray: (n_clips, ...) float32, a clip's features as
-        :func:`aadlib.benchmark.extract_file` gives them.
+        :func:`aadlib.store.extract_file` gives them.
     """
-    from .benchmark import FEATURES, extract_audio
+    from .store import FEATURES, extract_audio
     from .data import read_wav
 
     audio, rate = read_wav(path, sr=16000 if "backbone" in FEATURES[kind] else sr)
@@ -217,7 +217,7 @@ def clip_features(folder, recordings, kind, clip_s=5.0, hop_s=None, trim_s=(0.0,
     Args:
         folder (str | Path): The folder :func:`scan_recordings` read.
         recordings (pandas.DataFrame): Its table, or a subset of its rows.
-        kind (str): A feature kind of :data:`aadlib.benchmark.FEATURES`, e.g. "clip_summary".
+        kind (str): A feature kind of :data:`aadlib.store.FEATURES`, e.g. "clip_summary".
         clip_s, hop_s, trim_s: As :func:`cut`.
         sr (int): Sample rate (Hz) to resample to.
         cache_dir (str | Path | None): Folder of the cache (default ``features/`` of the user cache).
@@ -232,8 +232,8 @@ def clip_features(folder, recordings, kind, clip_s=5.0, hop_s=None, trim_s=(0.0,
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
-    from .benchmark import FEATURES
     from .data import user_cache_dir
+    from .store import FEATURES
 
     if kind not in FEATURES:
         raise AadError(f"Unknown feature kind {kind!r}; choose from {', '.join(FEATURES)}.")
@@ -270,10 +270,10 @@ def clip_name(file, start_s):
 
 
 def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, hop_s=None, trim_s=(0.0, 0.0), test_size=0.5,
-                   split_seed=SEED, sr=16000, n_jobs=-1, cache_dir=None, progress=True, resume=False):
+                   split_seed=SEED, sr=16000, n_jobs=-1, cache_dir=None, progress=True, resume=False, config=None):
     """:func:`aadlib.benchmark.run` for a folder of long recordings: clips cut from them, split by recording.
 
-    Each method (a key of :data:`aadlib.benchmark.METHODS`) is trained, per seed, on the clips of
+    Each method (a key of :data:`aadlib.methods.METHODS`) is trained, per seed, on the clips of
     the normal training recordings (:func:`split_by_recording`) and scores the clips of the test
     recordings. Writes ``anomaly_score_<folder name>_<method>.csv`` (clip name, mean score over the
     seeds; no header, as DCASE) and ``results.csv`` / ``results.md``.
@@ -289,6 +289,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
         sr, n_jobs, cache_dir, progress: As :func:`clip_features`.
         resume (bool): Keep the methods an earlier run with the same options finished in ``out_dir``
             (:func:`aadlib.benchmark.resumable`); ``results.csv`` is rewritten as each method finishes.
+        config (dict | None): Settings that change the methods', as :func:`aadlib.benchmark.run` takes them.
 
     Returns:
         pandas.DataFrame: Per method, a row for all test clips (``machine`` "all"), one per number of
@@ -297,12 +298,14 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
         columns as :func:`aadlib.benchmark.run` (auc, pauc, ap, their ``_std`` over seeds, fit_s,
         score_s, error), ``machine_type`` the folder's name; and ``n_train``, ``n_test`` (clips).
     """
-    from .benchmark import METHODS, check_methods, resumable, to_markdown
+    from .benchmark import resumable, to_markdown
     from .detectors import summarize
+    from .methods import check_methods, configured
     from .metrics import evaluate
     from .utils import seeds as seed_list
 
     check_methods(methods)
+    registry = configured(config)
     folder, out_dir = Path(folder), Path(out_dir)
     table = scan_recordings(folder)
     split = split_by_recording(table, test_size, split_seed)
@@ -310,13 +313,15 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
     name = folder.resolve().name
     options = {"folder": str(folder.resolve()), "seeds": seed_list(seeds), "clip_s": clip_s, "hop_s": hop_s, "trim_s": trim_s,
                "test_size": test_size, "split_seed": split_seed, "sr": sr}
+    if config:
+        options["config"] = config
     done = resumable(out_dir, options, resume, ["method"])
     rows = []
     for method in methods:
         if (method,) in done:
             rows.extend(done[(method,)])
             continue
-        kind, make = METHODS[method]
+        kind, make = registry[method]
         clips, values = clip_features(folder, table, kind, clip_s, hop_s, trim_s, sr=sr, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
         example = values[0]  # one clip's features in their own shape (an image, windows, patches): models are built from it
         values = values.reshape(len(values), -1)  # and one row per clip, as benchmark.run reads its cache

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import soundfile
 
-from aadlib import AadError, auc, benchmark, pauc
+from aadlib import LOF, AadError, auc, benchmark, methods, pauc, store
 from aadlib.__main__ import main
 
 SR = 16000
@@ -128,7 +128,7 @@ def test_second_run_reads_the_cache(folder, tmp_path, monkeypatch, user_cache):
     def no_extraction(*args, **kwargs):
         raise AssertionError("features were recomputed")
 
-    monkeypatch.setattr(benchmark, "extract_file", no_extraction)
+    monkeypatch.setattr(store, "extract_file", no_extraction)
     second = benchmark.run(root, ["lof"], out_dir=tmp_path / "b", n_jobs=1, progress=False)
     timings = ["fit_s", "fit_s_std", "score_s", "score_s_std"]
     pd.testing.assert_frame_equal(first.drop(columns=timings), second.drop(columns=timings))
@@ -168,7 +168,7 @@ def test_features_are_read_one_machine_at_a_time(folder, tmp_path, monkeypatch):
 def test_a_method_failing_on_one_machine_keeps_the_other_results(folder, tmp_path, monkeypatch):
     calls = []
 
-    class FailsOnFirstMachine(benchmark.LOF):
+    class FailsOnFirstMachine(LOF):
         def fit(self, X):
             calls.append(1)
             if len(calls) == 1:
@@ -620,3 +620,78 @@ def test_a_killed_run_keeps_its_work_and_resume_runs_only_the_rest(folder, tmp_p
     pd.testing.assert_frame_equal(resumed[columns], whole[columns])
     with pytest.raises(AadError, match="other options"):
         benchmark.run(data, ["lof"], seeds=2, out_dir=out, n_jobs=1, progress=False, resume=True)
+
+
+# -- where each concern lives; method settings from a YAML file -------------------------------------
+
+
+def test_the_feature_store_sits_below_the_detectors_and_nothing_imports_tensorflow_early():
+    """aadlib.store is imported by the detectors and imports none of them; neither it, `import aadlib`
+    nor `aad benchmark --help` imports TensorFlow or Keras."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package = str(Path(benchmark.__file__).parent)
+    alone = ("import sys, types; package = types.ModuleType('aadlib'); package.__path__ = [sys.argv[1]]; sys.modules['aadlib'] = package; "
+             "import aadlib.store; print(' '.join(sorted(name for name in sys.modules if name.split('.')[0] in ('aadlib', 'tensorflow', 'keras'))))")
+    loaded = subprocess.run([sys.executable, "-c", alone, package], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == ["aadlib", "aadlib.data", "aadlib.features", "aadlib.store", "aadlib.utils"]  # not the package's __init__: store alone
+    command = ("import sys, contextlib, io, aadlib, aadlib.benchmark\nfrom aadlib.__main__ import main\n"
+               "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n    main(['benchmark', '--help'])\n"
+               "print(' '.join(sorted(name for name in sys.modules if name.split('.')[0] in ('tensorflow', 'keras'))))")
+    assert subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, check=True).stdout.split() == []
+
+
+def test_the_runner_s_parts_are_importable_from_benchmark_as_before():
+    assert benchmark.METHODS is methods.METHODS and benchmark.FeatureFiles is store.FeatureFiles
+    assert benchmark.features_of is store.features_of and benchmark.PerPatch is methods.PerPatch
+    kind, make = benchmark.METHODS["gmm"]  # a method unpacks as the (kind, make) pair it was
+    assert kind == "clip_summary" and make(3, None).get_params()["random_state"] == 3
+    assert benchmark.METHODS["dense_ae"][0] == "clip_summary"
+
+
+def test_a_config_file_changes_the_settings_of_the_methods_it_names(folder, tmp_path, monkeypatch):
+    config = tmp_path / "methods.yml"
+    config.write_text("lof: {n_neighbors: 3}\ndense_ae: {epochs: 100}\ngmm: {kind: level}\n")
+    changed = methods.configured(methods.read_config(config))
+    assert changed["lof"].make(0, None).n_neighbors == 3 and changed["lof"].kind == "clip_summary"
+    assert changed["dense_ae"].settings == {"epochs": 100, "batch_size": 20}  # the other settings stay the chapter's
+    assert changed["gmm"].kind == "level" and changed["iforest"] is methods.METHODS["iforest"]
+    assert methods.METHODS["lof"].make(0, None).n_neighbors == 10 and methods.METHODS["gmm"].kind == "clip_summary"  # defaults untouched
+
+    data = str(folder("DCASE 2020"))
+    kinds, real = [], benchmark.features_of
+    monkeypatch.setattr(benchmark, "features_of", lambda folder, files, kind, **options: kinds.append(kind) or real(folder, files, kind, **options))
+    assert main(["-q", "benchmark", data, "--method", "lof", "--out", str(tmp_path / "default"), "--jobs", "1"]) == 0
+    assert main(["-q", "benchmark", data, "--method", "lof", "--method", "gmm", "--config", str(config), "--out", str(tmp_path / "out"), "--jobs", "1"]) == 0
+    assert kinds == ["clip_summary", "clip_summary", "level"]
+    scores = [pd.read_csv(tmp_path / out / "anomaly_score_valve_id_00_lof.csv", header=None)[1] for out in ("default", "out")]
+    assert not np.allclose(*scores)  # 3 neighbours, not 10
+    lof = benchmark.run(data, ["lof"], out_dir=tmp_path / "python", n_jobs=1, progress=False, config={"lof": {"n_neighbors": 3}})
+    np.testing.assert_allclose(pd.read_csv(tmp_path / "python" / "anomaly_score_valve_id_00_lof.csv", header=None)[1], scores[1])
+    assert lof.error.eq("").all()
+    with pytest.raises(AadError, match="other options"):  # a resumed run keeps the settings it started with
+        benchmark.run(data, ["lof"], out_dir=tmp_path / "python", n_jobs=1, progress=False, resume=True)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("lof: {n_neigbors: 3}\n", "gives lof the unknown setting 'n_neigbors'; its detector (lof) takes kind (the feature kind) and "),
+    ("lfo: {n_neighbors: 3}\n", "names an unknown method 'lfo'; known methods: gmm, "),
+    ("gmm: {kind: loudness}\n", "gives gmm the unknown feature kind 'loudness'; choose from clip_summary, "),
+    ("dense_ae: {random_state: 3}\n", "gives dense_ae the unknown setting 'random_state'"),  # the seed is --seeds'
+    ("lof: 3\n", "gives lof 3, not a mapping of settings, e.g. `lof: {n_neighbors: 3}`."),
+    ("- lof\n", "must map method names to their settings, e.g. `lof: {n_neighbors: 3}`."),
+    ("lof: {n_neighbors: [3\n", "is not valid YAML: "),
+])
+def test_a_bad_config_file_is_one_sentence(tmp_path, capsys, text, message):
+    config = tmp_path / "methods.yml"
+    config.write_text(text)
+    assert main(["benchmark", str(tmp_path), "--method", "lof", "--config", str(config)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith(f"error: {config}") and message in error and error.rstrip().endswith(".")
+
+
+def test_a_missing_config_file_is_one_sentence(tmp_path, capsys):
+    assert main(["benchmark", str(tmp_path), "--method", "lof", "--config", str(tmp_path / "nothing.yml")]) == 1
+    assert capsys.readouterr().err == f"error: The configuration file {tmp_path / 'nothing.yml'} does not exist.\n"

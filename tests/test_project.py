@@ -135,8 +135,15 @@ def imported_modules(source):
     return names
 
 
+DEEP_ONLY = {"store": {"tensorflow", "aadlib.transfer"}}
+"""Lazy imports of aadlib modules that only the deep-learning code reaches: the feature store, which
+every detector imports, builds FeatureFiles' tf.data pipeline only for the autoencoders and GANs
+(which import TensorFlow themselves) and loads a pretrained backbone only for an ``embedding:`` kind."""
+
+
 def third_party_imports(source):
-    """The distributions a piece of code needs, following aadlib's own modules (their imports, lazy ones too)."""
+    """The distributions a piece of code needs, following aadlib's own modules (their imports, lazy ones
+    too, but for the :data:`DEEP_ONLY` ones)."""
     import importlib.metadata
     import sys
 
@@ -149,7 +156,7 @@ def third_party_imports(source):
             module = ROOT / "aadlib" / f"{name.split('.')[1] if '.' in name else '__init__'}.py"
             if module.is_file() and module not in seen:
                 seen.add(module)
-                todo |= imported_modules(module.read_text())
+                todo |= imported_modules(module.read_text()) - DEEP_ONLY.get(module.stem, set())
         elif top not in sys.stdlib_module_names:
             needed.add(top if top in ("tensorflow", "keras") else providers[top][0].lower())
     return needed

@@ -314,12 +314,10 @@ def test_resume_on_long_recordings_keeps_the_finished_methods(uav_folder, tmp_pa
 
 
 @pytest.mark.parametrize("method", ["cae2d", "lstm_ae"])
-def test_models_of_images_and_windows_run_on_long_recordings(uav_folder, tmp_path, monkeypatch, method):
+def test_models_of_images_and_windows_run_on_long_recordings(uav_folder, tmp_path, method):
     """A clip's features that are an image or a sequence of windows reach the model as one row per clip, as in benchmark.run."""
-    kind, _ = benchmark.METHODS[method]
-    build = {"cae2d": benchmark._cae2d, "lstm_ae": benchmark._lstm}[method]
-    monkeypatch.setitem(benchmark.METHODS, method, (kind, benchmark._autoencoder(build, epochs=1, batch_size=4)))
-    table = recordings.run_recordings(uav_folder, [method], out_dir=tmp_path / "out", clip_s=4, cache_dir=tmp_path / "cache", n_jobs=1, progress=False)
+    table = recordings.run_recordings(uav_folder, [method], out_dir=tmp_path / "out", clip_s=4, cache_dir=tmp_path / "cache", n_jobs=1, progress=False,
+                                      config={method: {"epochs": 1, "batch_size": 4}})
     assert (table.error == "").all(), table.error.iloc[0]
     assert table.auc.between(0, 1).all() and (table.machine == "all").any()
 
