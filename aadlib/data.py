@@ -393,7 +393,7 @@ def _download(entry, cache, progress=False, quiet=False):
         f"download {entry.url} by hand and save it as {cache / entry.filename}, "
         f"or set {DATA_DIR_ENV} to a folder that already has {entry.filename}"
     )
-    partial = cache / (entry.filename + ".part")
+    partial = cache / f"{entry.filename}.{os.getpid()}.part"  # a name of this process's: feature workers may fetch the same file at once
     try:  # the checksum first: a download that cannot be checked is not started
         algorithm, expected, source = _expected(entry, cache / entry.filename)
     except _NetworkError as error:
@@ -470,7 +470,7 @@ def fetch_files(entry, progress=False, partial=False):
 
 def _copy(source, destination):
     destination.parent.mkdir(parents=True, exist_ok=True)
-    part = destination.with_name(destination.name + ".part")
+    part = destination.with_name(f"{destination.name}.{os.getpid()}.part")
     shutil.copyfile(source, part)
     part.replace(destination)
 

@@ -309,6 +309,27 @@ def test_fetch_downloads_verifies_and_unpacks(registry, http_folder):
     assert not list(cache.glob("*.part")) and not list(cache.glob("tmp*"))
 
 
+def test_two_processes_downloading_at_once_both_get_the_file(registry, http_folder, monkeypatch):
+    """Chapter 07 run alone on a fresh cache: two feature workers downloaded musicnn's wheel at once, into one
+    partial file, and the second one's rename failed once the first had moved it."""
+    register, payload, cache = registry
+    served, base = http_folder
+    (served / "test.zip").write_bytes(payload)
+    register(f"{base}/test.zip")
+    real_retrieve = data._retrieve
+
+    def other_process_finishes_first(url, destination, progress=False):
+        real_retrieve(url, destination, progress)
+        real_retrieve(url, cache / "test.zip.other", progress)  # the other worker's download is complete and in place
+        (cache / "test.zip.other").replace(cache / "test.zip")
+        for shared in cache.glob("test.zip.part"):  # where it wrote, had it used this process's partial file name
+            shared.unlink()
+
+    monkeypatch.setattr(data, "_retrieve", other_process_finishes_first)
+    assert aadlib.fetch("test") == cache / "anomaly_mini"
+    assert (cache / "test.zip").read_bytes() == payload and not list(cache.glob("*.part"))
+
+
 def test_cached_file_with_the_right_hash_is_not_downloaded(registry):
     register, payload, cache = registry
     cache.mkdir()
