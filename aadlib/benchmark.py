@@ -253,7 +253,8 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
     Returns:
         pd.DataFrame: One row per machine and method (columns machine_type, machine, domain,
         method, auc, pauc, ap, fit_s and score_s (seconds to train, and to score the machine's
-        test clips), each with its ``_std`` over seeds, and error), plus "mean" and "harmonic
+        test clips), each with its ``_std`` over seeds, auc_low and auc_high (the 95 % interval of the
+        first seed's AUC over the labelled test clips, :func:`aadlib.detectors.summarize`), and error), plus "mean" and "harmonic
         mean" rows per method. AUC, pAUC and AP come from the labelled test clips; a machine whose
         test clips are all unlabelled has none (its scores are written all the same). Where the
         test clips have domains (DCASE 2021 and later), each machine also gets one row per domain,
@@ -346,7 +347,8 @@ def _run_machine(method, machine_type, machine, make, members, cached, seeds, ou
         path = out_dir / score_file_name(machine_type, machine, method)
         path.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame({"file": names, "score": np.mean(all_scores, axis=0)}).to_csv(path, index=False, header=False)
-    rows = [{**row, **summarize(runs), "error": ""}]
+    first = all_scores[0]  # the 95 % interval of the first seed's AUC over the test clips, beside the spread over seeds
+    rows = [{**row, **(summarize(runs, y[labelled], first[labelled]) if labelled.any() else summarize(runs)), "error": ""}]
     for domain in sorted(set(domains) - {""}):
         if edition == "DCASE 2021":  # each domain on its own normal and anomalous test clips
             part = labelled & (domains == domain)
@@ -354,7 +356,7 @@ def _run_machine(method, machine_type, machine, make, members, cached, seeds, ou
             part = labelled & ((domains == domain) | (y == 1))
         if len(set(y[part])) == 2:
             runs = [evaluate(y[part], scores[part]) for scores in all_scores]
-            rows.append({**row, "domain": domain, **summarize(runs), "error": ""})
+            rows.append({**row, "domain": domain, **summarize(runs, y[part], first[part]), "error": ""})
     return rows
 
 
@@ -396,7 +398,7 @@ def to_markdown(table):
 RECORDED = ("auc", "auc_std", "pauc", "pauc_std", "ap", "ap_std", "fit_s", "fit_s_std", "score_s", "score_s_std")
 """The numbers a chapter records per method, the means and spreads over seeds that :func:`run` reports."""
 
-_OPTIONAL = ("seeds", "feature_s")
+_OPTIONAL = ("seeds", "feature_s", "auc_low", "auc_high")
 """Numbers a chapter may record too (see :func:`record`)."""
 
 
@@ -414,8 +416,9 @@ def record(chapter, rows, data="anomaly_mini"):
         rows (dict): Method name (a key of :data:`aadlib.methods.METHODS`, measured with that method's settings)
             -> dict with every key of :data:`RECORDED` (e.g. the output of
             :func:`aadlib.detectors.summarize` over seeds, with ``score_s`` the seconds to score
-            all test clips) and optionally ``seeds`` and ``feature_s`` (seconds to compute the
-            test clips' features, where the method's features are costly).
+            all test clips) and optionally ``seeds``, ``feature_s`` (seconds to compute the
+            test clips' features, where the method's features are costly) and ``auc_low`` /
+            ``auc_high`` (the 95 % interval of the first seed's AUC, as :func:`aadlib.detectors.summarize` gives it).
         data (str): The data set the numbers were measured on.
 
     Returns:

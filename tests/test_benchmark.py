@@ -70,6 +70,8 @@ def test_every_layout_gives_score_files_and_a_results_table(folder, tmp_path, la
     per_machine = table[~table.machine_type.isin(benchmark.SUMMARY_ROWS) & (table.domain == "")]
     assert len(per_machine) == 2 * len(MACHINES[layout]) and (per_machine.error == "").all()
     assert (per_machine.auc.astype(float) >= 0.9).all()  # a loud whine is an obvious anomaly
+    low, high = per_machine.auc_low.astype(float), per_machine.auc_high.astype(float)  # one seed: the interval of its AUC
+    assert ((low <= per_machine.auc.astype(float)) & (per_machine.auc.astype(float) <= high)).all()
     assert set(table.machine_type) >= {"mean", "harmonic mean"}
     # DCASE 2020 gets its edition's ranking score; later editions need test clips of both domains, which these lack
     official = table[table.machine_type == "official score"]
