@@ -13,16 +13,14 @@ anomalous), ``threshold_``, ``predict(X)``.
 Notebook: 02_autoencoders_1d, 03_autoencoders_2d, 04_lstm_autoencoder.
 """
 
-import os
 
 import numpy as np
 
 from .detectors import Detector
 from .store import FeatureFiles
-from .utils import SEED
+from .utils import SEED, tensorflow_defaults
 
-# TensorFlow's C++ start-up banner (oneDNN, CPU features) is noise for readers; silence it before the import.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+tensorflow_defaults()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402

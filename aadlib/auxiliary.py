@@ -29,16 +29,14 @@ detector of :mod:`aadlib.detectors` (default: the cosine distance to the nearest
 Notebook: 09_auxiliary_classification.
 """
 
-import os
-
 import numpy as np
 from sklearn.base import clone
 
 from .autoencoders import reconstruct, train_epochs
 from .detectors import KNN, Detector, NotFittedError
-from .utils import SEED, AadError
+from .utils import AadError, SEED, tensorflow_defaults
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+tensorflow_defaults()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402

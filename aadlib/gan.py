@@ -20,7 +20,6 @@ on flat normal patches (n_samples, height * width) or on patches streamed from d
 Notebook: 05_gan_detection.
 """
 
-import os
 import time
 
 import numpy as np
@@ -28,9 +27,9 @@ from sklearn.preprocessing import StandardScaler
 
 from .detectors import Detector
 from .store import FeatureFiles
-from .utils import SEED, AadError
+from .utils import AadError, SEED, tensorflow_defaults
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+tensorflow_defaults()
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402

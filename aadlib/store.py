@@ -104,6 +104,46 @@ def _backbone(name):
     return Backbone(name)
 
 
+EMBED_BATCH = 64
+"""Clips a GPU embeds in one call (:func:`features_of`): their 3 s patches go through the network together."""
+
+
+def gpu_present():
+    """Whether this machine has an NVIDIA GPU (its driver lists one), read without importing TensorFlow."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    return gpus.is_dir() and any(gpus.iterdir())
+
+
+def _embedded_in_batches(paths, kind, sr, cache_dir, load):
+    """As many :func:`_cached_extract` results, in order, with the clips not cached yet embedded
+    :data:`EMBED_BATCH` at a time by one network in this process (the GPU path of :func:`features_of`)."""
+    backbone = _backbone(FEATURES[kind]["backbone"])
+    for start in range(0, len(paths), EMBED_BATCH):
+        batch = paths[start : start + EMBED_BATCH]
+        cached = [Path(cache_dir) / f"{_cache_key(path, kind, sr)}.npy" for path in batch]
+        results, audio = [None] * len(batch), {}
+        for i, (path, file) in enumerate(zip(batch, cached)):
+            if file.exists():
+                results[i] = (np.load(file) if load else file), None
+                continue
+            try:
+                audio[i] = read_wav(path, sr=16000)[0]
+            except (AadError, ValueError) as error:
+                results[i] = None, str(error)
+        try:
+            embedded = backbone.embed(list(audio.values()), 16000) if audio else []
+        except (AadError, ValueError):  # a clip the network cannot take: one at a time, to name it
+            embedded, audio = [], {i: _cached_extract(batch[i], kind, sr, cache_dir, load) for i in audio}
+            for i, result in audio.items():
+                results[i] = result
+        for i, values in zip(audio, embedded):
+            partial = cached[i].with_suffix(".partial.npy")
+            np.save(partial, values)
+            partial.replace(cached[i])
+            results[i] = (values if load else cached[i]), None
+        yield from results
+
+
 def _cache_key(path, kind, sr):
     stat = Path(path).stat()
     blob = json.dumps([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, kind, FEATURES[kind], sr])
@@ -133,7 +173,9 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
         files (list[str]): Paths relative to it.
         kind (str): A key of :data:`FEATURES`.
         sr (int): Sample rate (Hz) to resample to.
-        n_jobs (int): Worker processes (joblib; -1 = all cores).
+        n_jobs (int): Worker processes (joblib; -1 = all cores). On a machine with an NVIDIA GPU
+            (:func:`gpu_present`), a pretrained backbone's embeddings are computed in this process
+            instead, :data:`EMBED_BATCH` clips at a time (TensorFlow's memory growth on: :func:`aadlib.utils.tensorflow_defaults`).
         cache_dir (str | Path | None): Folder of the cache (default ``features/`` in the user
             cache, ``~/.cache/aadlib/features`` on Linux; data folders are often read-only).
         on_bad (str): "skip" unreadable or empty clips with one warning listing them, or "stop"
@@ -156,8 +198,11 @@ def features_of(folder, files, kind, sr=16000, n_jobs=-1, cache_dir=None, on_bad
     folder = Path(folder)
     cache_dir = Path(cache_dir) if cache_dir else user_cache_dir() / "features"
     cache_dir.mkdir(parents=True, exist_ok=True)
-    jobs = (delayed(_cached_extract)(folder / name, kind, sr, cache_dir, load) for name in files)
-    results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    if "backbone" in FEATURES[kind] and gpu_present():  # one network on the GPU, fed in batches, not one per worker
+        results = _embedded_in_batches([folder / name for name in files], kind, sr, cache_dir, load)
+    else:
+        jobs = (delayed(_cached_extract)(folder / name, kind, sr, cache_dir, load) for name in files)
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     values, bad = [], []
     for name, (value, error) in tqdm(zip(files, results), total=len(files), desc=f"{kind}", unit="clip", disable=not progress):
         if error is not None:

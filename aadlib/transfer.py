@@ -27,9 +27,9 @@ import numpy as np
 
 from . import features
 from .data import fetch, sha256, writable_cache
-from .utils import SEED, AadError
+from .utils import AadError, SEED, tensorflow_defaults
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+tensorflow_defaults()
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 

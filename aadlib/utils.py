@@ -1,4 +1,4 @@
-"""Seeds and the error type shared by every aadlib module.
+"""Seeds, the error type and TensorFlow's settings shared by every aadlib module.
 
 Notebook: every chapter calls :func:`set_seed` once, right after its imports; the chapters that
 train models take their seeds from :func:`seeds`.
@@ -14,6 +14,15 @@ SEED = 42
 """The one seed the course uses; every random choice in aadlib defaults to it."""
 
 SEED_OFFSET_ENV = "AAD_SEED_OFFSET"
+
+
+def tensorflow_defaults():
+    """Set what TensorFlow reads from the environment at its import, where the user has not: no C++
+    start-up banner (oneDNN, CPU features: noise for readers), and on a GPU, memory taken as it is
+    needed rather than all of it at the start (so that other processes, and a second model, fit).
+    The modules that import TensorFlow call it first; it has no effect once TensorFlow is imported."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
 
 class AadError(Exception):

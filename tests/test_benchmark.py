@@ -7,6 +7,7 @@ import soundfile
 
 from aadlib import LOF, AadError, auc, benchmark, methods, pauc, store
 from aadlib.__main__ import main
+from conftest import tone, write
 
 SR = 16000
 
@@ -697,3 +698,56 @@ def test_a_bad_config_file_is_one_sentence(tmp_path, capsys, text, message):
 def test_a_missing_config_file_is_one_sentence(tmp_path, capsys):
     assert main(["benchmark", str(tmp_path), "--method", "lof", "--config", str(tmp_path / "nothing.yml")]) == 1
     assert capsys.readouterr().err == f"error: The configuration file {tmp_path / 'nothing.yml'} does not exist.\n"
+
+
+class CountingBackbone:
+    """A stand-in for a pretrained network: a clip's 'embedding' is its length and mean, and every call is counted."""
+
+    def __init__(self):
+        self.calls = []
+
+    def embed(self, signals, sr):
+        self.calls.append(len(signals))
+        return np.array([[len(y) / sr, float(np.mean(y))] for y in signals], np.float32)
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_embeddings_are_the_same_on_the_cpu_and_the_gpu_path(tmp_path, monkeypatch, gpu):
+    """Without a GPU each clip is embedded on its own (in the workers: here one, in this process); with one,
+    EMBED_BATCH clips at a time by one network in this process; the features and the cache are the same."""
+    folder = tmp_path / "clips"
+    names = [f"clip_{i}.wav" for i in range(5)]
+    for i, name in enumerate(names):
+        write(folder / name, tone(seconds=0.5 + 0.1 * i, seed=i))
+    write(folder / "empty.wav", np.zeros(0, np.float32))
+    backbone = CountingBackbone()
+    monkeypatch.setattr(store, "_backbone", lambda name: backbone)
+    monkeypatch.setattr(store, "gpu_present", lambda: gpu)
+    monkeypatch.setattr(store, "EMBED_BATCH", 2)
+    with pytest.warns(UserWarning, match="skipped 1 unreadable"):
+        values, bad = store.features_of(folder, [*names, "empty.wav"], "embedding:MTT_musicnn", n_jobs=1, cache_dir=tmp_path / "cache", progress=False)
+    assert [b.split(":")[0] for b in bad] == ["empty.wav"] and values[-1] is None
+    np.testing.assert_allclose(np.stack(values[:-1])[:, 0], [0.5 + 0.1 * i for i in range(5)], atol=1e-6)
+    assert backbone.calls == ([2, 2, 1] if gpu else [1] * 5)  # the empty clip never reaches the network
+    again, _ = store.features_of(folder, names, "embedding:MTT_musicnn", n_jobs=1, cache_dir=tmp_path / "cache", progress=False)
+    assert len(backbone.calls) == (3 if gpu else 5)  # the second run reads the cache on either path
+    np.testing.assert_array_equal(np.stack(again), np.stack(values[:-1]))
+
+
+
+def test_a_clip_the_network_cannot_take_is_named_on_the_gpu_path(tmp_path, monkeypatch):
+    class ShortClipsFail(CountingBackbone):
+        def embed(self, signals, sr):
+            if any(len(y) < 0.6 * sr for y in signals):
+                raise ValueError("too short for one patch")
+            return super().embed(signals, sr)
+
+    folder = tmp_path / "clips"
+    for i, seconds in enumerate((1.0, 0.5, 1.0)):
+        write(folder / f"clip_{i}.wav", tone(seconds=seconds, seed=i))
+    monkeypatch.setattr(store, "_backbone", lambda name: ShortClipsFail())
+    monkeypatch.setattr(store, "gpu_present", lambda: True)
+    with pytest.warns(UserWarning, match="clip_1.wav: too short for one patch"):
+        values, bad = store.features_of(folder, ["clip_0.wav", "clip_1.wav", "clip_2.wav"], "embedding:MTT_musicnn", n_jobs=1,
+                                        cache_dir=tmp_path / "cache", progress=False)
+    assert values[1] is None and values[0] is not None and values[2] is not None and len(bad) == 1
