@@ -214,6 +214,20 @@ def test_notebook_ends_with_at_least_two_exercises_with_solutions(path):
     assert text.count("### BEGIN SOLUTION") == text.count("### END SOLUTION") >= 2
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_captioned_figure_is_cited_in_its_chapter(path):
+    """A code cell's ``"mystnb": {"figure": {"caption", "name"}}`` metadata makes its plot a numbered figure on the
+    site (MyST-NB); the chapter's text cites it with {numref}, and cites no figure it does not have."""
+    cells = json.loads(path.read_text())["cells"]
+    figures = [c["metadata"]["mystnb"]["figure"] for c in cells if "figure" in c["metadata"].get("mystnb", {})]
+    names = [figure["name"] for figure in figures]
+    assert all(figure.get("caption") for figure in figures), f"{path.name}: a figure without a caption"
+    assert len(set(names)) == len(names) and all(name.startswith(f"fig-{path.name[:2]}-") for name in names), names
+    text = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    cited = set(re.findall(r"\{numref\}`(?:[^`<]*<)?([\w-]+)>?`", text))
+    assert cited == set(names), f"{path.name}: figures never cited {sorted(set(names) - cited)}, citations of no figure {sorted(cited - set(names))}"
+
+
 def test_every_notebook_is_in_the_table_of_contents():
     toc = (ROOT / "_toc.yml").read_text()
     for path in NOTEBOOKS:
