@@ -289,13 +289,15 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
     if config:
         options["config"] = config
     done = resumable(out_dir, options, resume, ["machine_type", "machine", "method"])
-    rows = []
+    rows, shared_fits = [], {}
     for (machine_type, machine), members in frame.groupby("group", sort=True):
         for method in methods:
             kind, make = registry[method]
+            # an auxiliary classifier learns every machine of the type, each one's ID or section its label
+            training = frame[frame.machine_type == machine_type] if getattr(registry[method], "auxiliary", False) else None
             rows.extend(done.get((machine_type, machine, method))
                         or _run_machine(method, machine_type, machine, make, members, cached_by_kind[kind], seeds, out_dir,
-                                        max_bytes, edition, dcase_submission))
+                                        max_bytes, edition, dcase_submission, training, shared_fits))
             pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
     table = pd.DataFrame(rows)
     summaries = [part for part in (_averages(table), official_scores(table, edition)) if not part.empty]
@@ -309,14 +311,22 @@ NO_LABELS = {"auc": np.nan, "pauc": np.nan, "ap": np.nan}
 """The metrics of a machine whose test clips are all unlabelled."""
 
 
-def _run_machine(method, machine_type, machine, make, members, cached, seeds, out_dir, max_bytes, edition=None, submission=False):
+def _run_machine(method, machine_type, machine, make, members, cached, seeds, out_dir, max_bytes, edition=None, submission=False,
+                 training=None, shared_fits=None):
     """The machine's result row, then one row per domain of its test clips (DCASE 2021+ layouts).
     ``make(seed, example)``: the method's detector (:meth:`aadlib.methods.Method.make`). ``cached``: every clip's cache file (None where skipped); only this machine's are read. All test
-    clips are scored and written; the metrics come from the labelled ones."""
+    clips are scored and written; the metrics come from the labelled ones. ``training``: for an auxiliary classifier,
+    the clips of every machine of the type, whose training clips it learns with their machine as label; its fitted
+    detectors are kept in ``shared_fits`` (by method, type and seed) for the type's other machines, with their time."""
     row = {"machine_type": machine_type, "machine": machine, "domain": "", "method": method}
     usable = [i for i in members.index if cached[i] is not None]
-    train = [i for i in usable if members.split[i] == "train"]
+    train_from = members if training is None else training
+    train = [i for i in train_from.index if cached[i] is not None and train_from.split[i] == "train"]
     test = [i for i in usable if members.split[i] == "test"]
+    aux = None if training is None else np.array([train_from.group[i][1] for i in train])
+    if aux is not None and len(set(aux)) < 2:
+        return [{**row, "error": f"an auxiliary classifier learns to tell apart the machines (IDs or sections) of one type, and "
+                                 f"{machine_type} has training clips of one machine only; run it on a folder with several, or choose another method"}]
     labels = members.label[test].to_numpy()
     labelled = labels != ""
     y = (labels == "anomaly").astype(int)
@@ -327,9 +337,15 @@ def _run_machine(method, machine_type, machine, make, members, cached, seeds, ou
         example = np.load(cached[train[0]])
         runs, all_scores, thresholds = [], [], []
         for seed in seed_list(seeds):
-            started = time.perf_counter()
-            detector = make(seed, example).fit(X_train)
-            fit_s = time.perf_counter() - started
+            key = (method, machine_type, seed)
+            if aux is not None and key in shared_fits:
+                detector, fit_s = shared_fits[key]
+            else:
+                started = time.perf_counter()
+                detector = make(seed, example).fit(X_train) if aux is None else make(seed, example).fit(X_train, aux=aux)
+                fit_s = time.perf_counter() - started
+                if aux is not None:
+                    shared_fits[key] = detector, fit_s
             started = time.perf_counter()
             scores = detector.decision_function(X_test)
             all_scores.append(scores)

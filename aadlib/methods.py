@@ -32,9 +32,10 @@ from .detectors import DETECTORS, NotFittedError, decision_threshold, score_clip
 from .store import FEATURES, MUSICNN_BACKBONES, FeatureFiles
 from .utils import AadError
 
-DEEP_DETECTORS = ("autoencoder", "interpolator", "anogan")
+DEEP_DETECTORS = ("autoencoder", "interpolator", "anogan", "auxclassifier")
 """The detectors that need Keras and TensorFlow (:class:`aadlib.autoencoders.Autoencoder`,
-:class:`aadlib.autoencoders.Interpolator`, :class:`aadlib.gan.AnoGAN`), by name; imported when a method is made."""
+:class:`aadlib.autoencoders.Interpolator`, :class:`aadlib.gan.AnoGAN`, :class:`aadlib.auxiliary.AuxClassifier`),
+by name; imported when a method is made."""
 
 NETWORKS = {
     "dense": "aadlib.autoencoders.dense_autoencoder (the DCASE 2020 baseline's 4 x 128 -> 8 -> 4 x 128)",
@@ -79,9 +80,10 @@ def detector_class(name):
     if name not in DEEP_DETECTORS:
         raise AadError(f"Unknown detector {name!r}; choose from {', '.join([*DETECTORS, *DEEP_DETECTORS])}.")
     from .autoencoders import Autoencoder, Interpolator
+    from .auxiliary import AuxClassifier
     from .gan import AnoGAN
 
-    return {"autoencoder": Autoencoder, "interpolator": Interpolator, "anogan": AnoGAN}[name]
+    return {"autoencoder": Autoencoder, "interpolator": Interpolator, "anogan": AnoGAN, "auxclassifier": AuxClassifier}[name]
 
 
 def _parameters(cls):
@@ -145,6 +147,10 @@ class Method:
             clip's features.
         per_patch (bool): Train on the rows of each clip's features (patches, frame stacks) and score
             a clip by the mean score of its rows (:class:`PerPatch`).
+        auxiliary (bool): The detector is fitted with an auxiliary label per training clip,
+            ``fit(X, aux=labels)`` (:class:`aadlib.auxiliary.AuxClassifier`): the mission path of a
+            recording (``aad benchmark`` on long recordings), or the machine ID or section of a
+            clip (on DCASE and MIMII folders, where one classifier learns every machine of a type).
 
     A method unpacks as ``kind, make = METHODS[name]`` (``make(seed, example)``, see :meth:`make`).
     """
@@ -154,6 +160,7 @@ class Method:
     settings: dict = dataclasses.field(default_factory=dict)
     network: str | None = None
     per_patch: bool = False
+    auxiliary: bool = False
 
     def make(self, seed, example):
         """An unfitted detector.
@@ -210,13 +217,18 @@ METHODS = {
     # chapter 05: AnoGAN's latent search and f-AnoGAN's encoder on modulation patches
     "anogan": Method("modulation_patches", "anogan", {"search": "gradient"}, per_patch=True),
     "fanogan": Method("modulation_patches", "anogan", {"search": "encoder"}, per_patch=True),
+    # chapter 09: auxiliary classification on clip summaries, as chapter 09 trains it on the flights (30 epochs; the
+    # embedding scored by its cosine distance to the nearest normal training embedding)
+    "arcface": Method("clip_summary", "auxclassifier", {"loss": "arcface", "epochs": 30}, auxiliary=True),
+    "adacos": Method("clip_summary", "auxclassifier", {"loss": "adacos", "sub_clusters": 4, "epochs": 30}, auxiliary=True),
     # chapter 06: kNN distance on a pretrained backbone's embedding
     **{f"transfer:{name}": Method(f"embedding:{name}", "knn") for name in MUSICNN_BACKBONES},
 }
 """The methods by name (:class:`Method`), with the settings of the chapters: 01 (gmm, iforest, ocsvm, lof),
 02 (dense_ae, conv1d_ae), 03 (cae2d: the strided CAE on modulation images), 04 (lstm_ae), 05 (anogan,
 fanogan), 06 (transfer:<backbone>), 09 (dcase2020_ae: the DCASE 2020 baseline's dense autoencoder on
-frame stacks; idnn: the interpolation network on the same stacks)."""
+frame stacks; idnn: the interpolation network on the same stacks; arcface and adacos: auxiliary classifiers,
+ArcFace and sub-cluster AdaCos with 4 centres per class, see :attr:`Method.auxiliary`)."""
 
 
 CLASSICAL = ("gmm", "iforest", "ocsvm", "lof")

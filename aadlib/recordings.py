@@ -275,7 +275,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
 
     Each method (a key of :data:`aadlib.methods.METHODS`) is trained, per seed, on the clips of
     the normal training recordings (:func:`split_by_recording`) and scores the clips of the test
-    recordings. Writes ``anomaly_score_<folder name>_<method>.csv`` (clip name, mean score over the
+    recordings; an auxiliary classifier (:attr:`aadlib.methods.Method.auxiliary`) learns their mission paths. Writes ``anomaly_score_<folder name>_<method>.csv`` (clip name, mean score over the
     seeds; no header, as DCASE) and ``results.csv`` / ``results.md``.
 
     Args:
@@ -334,11 +334,17 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
                        for k in sorted(set(test_clips.n_broken) - {0})}
         groups |= {f"mission {m}": (test_clips.mission == m).to_numpy() for m in sorted(set(test_clips.mission) - {""})}
         base = {"machine_type": name, "domain": "", "method": method, "n_train": int(train.sum())}
+        auxiliary = getattr(registry[method], "auxiliary", False)
+        if auxiliary and len(set(clips.mission[train]) - {""}) < 2:
+            rows.append({**base, "machine": "all", "error": "an auxiliary classifier learns to tell apart the mission paths of the "
+                                                            "normal training recordings, and this layout has none; choose another method"})
+            pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
+            continue
         try:
             runs, all_scores = [], []
             for seed in seed_list(seeds):
                 started = time.perf_counter()
-                detector = make(seed, example).fit(X_train)
+                detector = make(seed, example).fit(X_train, aux=clips.mission[train].to_numpy()) if auxiliary else make(seed, example).fit(X_train)
                 fit_s = time.perf_counter() - started
                 started = time.perf_counter()
                 all_scores.append(detector.decision_function(X_test))

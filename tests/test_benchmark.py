@@ -751,3 +751,24 @@ def test_a_clip_the_network_cannot_take_is_named_on_the_gpu_path(tmp_path, monke
         values, bad = store.features_of(folder, ["clip_0.wav", "clip_1.wav", "clip_2.wav"], "embedding:MTT_musicnn", n_jobs=1,
                                         cache_dir=tmp_path / "cache", progress=False)
     assert values[1] is None and values[0] is not None and values[2] is not None and len(bad) == 1
+
+
+def test_an_auxiliary_classifier_learns_every_machine_of_a_type_once(folder, tmp_path, monkeypatch):
+    """DCASE's auxiliary classifiers learn one type's machines (IDs) apart: trained once per type and seed on every
+    ID's training clips, then each ID's test clips are scored; on a folder of one machine it cannot, and says why."""
+    from aadlib.auxiliary import AuxClassifier
+
+    fits, real_fit = [], AuxClassifier.fit
+    monkeypatch.setattr(AuxClassifier, "fit", lambda self, X, y=None, aux=None: fits.append(list(aux)) or real_fit(self, X, y, aux))
+    table = benchmark.run(folder("DCASE 2020"), ["arcface"], seeds=2, out_dir=tmp_path / "out", n_jobs=1, progress=False,
+                          config={"arcface": {"epochs": 2}})
+    machines = table[table.machine.isin(["id_00", "id_02"])]
+    assert (machines.error == "").all(), machines.error.iloc[0]
+    assert len(fits) == 2 and all(labels == ["id_00"] * 10 + ["id_02"] * 10 for labels in fits)  # once per seed, both IDs
+    assert machines.fit_s.nunique() == 1 and machines.auc.between(0, 1).all()  # the shared training's time, on each ID's row
+    for machine in ("id_00", "id_02"):
+        assert len(pd.read_csv(tmp_path / "out" / f"anomaly_score_valve_{machine}_arcface.csv", header=None)) == 8
+
+    alone = benchmark.run(folder("anomaly_mini"), ["arcface", "lof"], out_dir=tmp_path / "alone", n_jobs=1, progress=False)
+    assert alone[alone.method == "arcface"].error.iloc[0].startswith("an auxiliary classifier learns to tell apart the machines")
+    assert (alone[alone.method == "lof"].error == "").all()

@@ -340,3 +340,20 @@ def test_the_file_lists_are_in_the_wheel(tmp_path):
     (wheel,) = tmp_path.glob("aadlib-*.whl")
     listed = {Path(name).name for name in zipfile.ZipFile(wheel).namelist()}
     assert {p.name for p in (root / "aadlib" / "registry").glob("*.csv")} <= listed
+
+
+def test_an_auxiliary_classifier_learns_the_missions_of_the_normal_training_flights(uav_folder, tmp_path, monkeypatch):
+    from aadlib.auxiliary import AuxClassifier
+
+    fits, real_fit = [], AuxClassifier.fit
+    monkeypatch.setattr(AuxClassifier, "fit", lambda self, X, y=None, aux=None: fits.append(set(aux)) or real_fit(self, X, y, aux))
+    options = {"clip_s": 4, "cache_dir": tmp_path / "cache", "n_jobs": 1, "progress": False, "config": {"adacos": {"epochs": 2}}}
+    table = recordings.run_recordings(uav_folder, ["adacos"], out_dir=tmp_path / "out", **options)
+    assert (table.error == "").all(), table.error.iloc[0]
+    assert fits == [{"cw_square", "ccw_f8"}] and table.auc.between(0, 1).all()
+
+    for name in ("normal/a.wav", "normal/b.wav", "normal/c.wav", "bearing/d.wav"):  # labelled folders: no missions
+        write(tmp_path / "plain" / name, tone(seconds=8))
+    plain = recordings.run_recordings(tmp_path / "plain", ["adacos", "gmm"], out_dir=tmp_path / "plain_out", **options)
+    assert plain[plain.method == "adacos"].error.iloc[0].startswith("an auxiliary classifier learns to tell apart the mission paths")
+    assert (plain[plain.method == "gmm"].error == "").all()
