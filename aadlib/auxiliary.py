@@ -26,14 +26,18 @@ on normal feature rows (n_samples, n_features) with one auxiliary label per row,
 (the embeddings). The score comes from a **back end** fitted on the training embeddings, any
 detector of :mod:`aadlib.detectors` (default: the cosine distance to the nearest one, :class:`aadlib.KNN`).
 
+Where the normal data has no labels at all (one machine, one condition), the labels can be made:
+:class:`SelfSupervised` copies each clip with known transformations (pitch shifts, as Inoue et al.
+did in DCASE 2020 among others) and classifies which one a copy had; a test clip is scored as it is.
+
 Notebook: 09_auxiliary_classification.
 """
 
 import numpy as np
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, OutlierMixin, clone
 
 from .autoencoders import reconstruct, train_epochs
-from .detectors import KNN, Detector, NotFittedError
+from .detectors import KNN, Detector, NotFittedError, decision_threshold
 from .utils import AadError, SEED, tensorflow_defaults
 
 tensorflow_defaults()
@@ -246,3 +250,57 @@ class AuxClassifier(Detector):
         """The auxiliary label of the nearest centre, per row of X: how well the auxiliary task was learnt."""
         cos = cosine_logits(self.transform(X), self.centres_).numpy()
         return self.classes_[cos.argmax(axis=1) // int(self.sub_clusters)]
+
+
+class SelfSupervised(OutlierMixin, BaseEstimator):
+    """An auxiliary classifier whose labels are made: which transformation each copy of a clip had.
+
+    A clip's features hold one row per transformation, the untransformed one first, e.g. the clip
+    summaries of the clip and of its copies shifted by +2 and -2 semitones
+    (``aad benchmark``'s ``pitch_summaries``). The classifier learns to tell the transformations
+    apart on the normal training clips; a clip is scored by its untransformed row alone.
+
+    Args:
+        detector (AuxClassifier | None): Unfitted; fitted on every row of the training clips with
+            the row's transformation (0, 1, ...) as auxiliary label (default ``AuxClassifier()``).
+        n_transforms (int): Rows per clip, the untransformed one included.
+
+    Attributes:
+        detector_ (AuxClassifier): The fitted copy of ``detector``.
+        threshold_ (float): From the training clips' scores (:func:`aadlib.detectors.decision_threshold`).
+
+    Notebook: 09_auxiliary_classification.
+    """
+
+    def __init__(self, detector=None, n_transforms=3):
+        self.detector, self.n_transforms = detector, n_transforms
+
+    def _rows(self, X):
+        X = np.asarray(X, dtype=float)
+        k = int(self.n_transforms)
+        if k < 2 or X.ndim != 2 or X.shape[1] % k:
+            raise AadError(f"SelfSupervised needs each clip's row to hold n_transforms = {k} (at least 2) rows of equal length, "
+                           f"but got clips of {X.shape[1:] or 'no'} values; extract a transformed kind such as pitch_summaries.")
+        return X.reshape(len(X), k, -1)
+
+    def fit(self, X, y=None):
+        """Learn which transformation each row of the normal clips X (n_clips, n_transforms * n_features) had; returns self."""
+        rows = self._rows(X)
+        detector = self.detector if self.detector is not None else AuxClassifier()
+        aux = np.tile(np.arange(rows.shape[1]), len(rows))
+        self.detector_ = clone(detector).fit(rows.reshape(-1, rows.shape[2]), aux=aux)
+        self.threshold_ = decision_threshold(self.decision_function(X), self.detector_.threshold, self.detector_.contamination)
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "detector_")
+
+    def decision_function(self, X):
+        """Clip scores (n_clips,): the classifier's score of each clip's untransformed row (higher = more anomalous)."""
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError("This SelfSupervised is not fitted yet; call fit(X_train) first.")
+        return self.detector_.decision_function(self._rows(X)[:, 0])
+
+    def predict(self, X):
+        """Labels (n_clips,): 1 = anomaly (score above ``threshold_``), 0 = normal."""
+        return (self.decision_function(X) > self.threshold_).astype(int)

@@ -151,6 +151,10 @@ class Method:
             ``fit(X, aux=labels)`` (:class:`aadlib.auxiliary.AuxClassifier`): the mission path of a
             recording (``aad benchmark`` on long recordings), or the machine ID or section of a
             clip (on DCASE and MIMII folders, where one classifier learns every machine of a type).
+        self_supervised (bool): Each clip's features hold one row per transformation of the clip
+            (``pitch_summaries``); the detector learns which transformation each row had and scores
+            a clip by its untransformed row (:class:`aadlib.auxiliary.SelfSupervised`): an
+            auxiliary classifier for a folder of one machine, with no labels to classify.
 
     A method unpacks as ``kind, make = METHODS[name]`` (``make(seed, example)``, see :meth:`make`).
     """
@@ -161,6 +165,7 @@ class Method:
     network: str | None = None
     per_patch: bool = False
     auxiliary: bool = False
+    self_supervised: bool = False
 
     def make(self, seed, example):
         """An unfitted detector.
@@ -182,6 +187,10 @@ class Method:
         if self.detector == "anogan":
             params["shape"] = example.shape[1:]
         detector = cls(**params)
+        if self.self_supervised:
+            from .auxiliary import SelfSupervised
+
+            return SelfSupervised(detector, len(example))
         return PerPatch(detector, example[0].size) if self.per_patch else detector
 
     def __iter__(self):
@@ -221,6 +230,8 @@ METHODS = {
     # embedding scored by its cosine distance to the nearest normal training embedding)
     "arcface": Method("clip_summary", "auxclassifier", {"loss": "arcface", "epochs": 30}, auxiliary=True),
     "adacos": Method("clip_summary", "auxclassifier", {"loss": "adacos", "sub_clusters": 4, "epochs": 30}, auxiliary=True),
+    # and, for a folder of one machine, the self-supervised classifier: which pitch shift (0, +2, -2 semitones) a copy had
+    "pitch_classifier": Method("pitch_summaries", "auxclassifier", {"loss": "adacos", "epochs": 30, "batch_size": 16}, self_supervised=True),
     # chapter 06: kNN distance on a pretrained backbone's embedding
     **{f"transfer:{name}": Method(f"embedding:{name}", "knn") for name in MUSICNN_BACKBONES},
 }
@@ -228,7 +239,8 @@ METHODS = {
 02 (dense_ae, conv1d_ae), 03 (cae2d: the strided CAE on modulation images), 04 (lstm_ae), 05 (anogan,
 fanogan), 06 (transfer:<backbone>), 09 (dcase2020_ae: the DCASE 2020 baseline's dense autoencoder on
 frame stacks; idnn: the interpolation network on the same stacks; arcface and adacos: auxiliary classifiers,
-ArcFace and sub-cluster AdaCos with 4 centres per class, see :attr:`Method.auxiliary`)."""
+ArcFace and sub-cluster AdaCos with 4 centres per class, see :attr:`Method.auxiliary`; pitch_classifier: the
+self-supervised classifier of pitch-shifted copies, see :attr:`Method.self_supervised`)."""
 
 
 CLASSICAL = ("gmm", "iforest", "ocsvm", "lof")

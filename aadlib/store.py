@@ -41,6 +41,7 @@ MUSICNN_BACKBONES = ("MTT_musicnn", "MSD_musicnn", "MTT_vgg", "MSD_vgg")
 
 FEATURES = {
     "clip_summary": dict(n_mels=128, stats=("mean", "std")),
+    "pitch_summaries": dict(n_mels=128, stats=("mean", "std"), n_steps=(0, 2, -2)),
     "level": dict(),
     "window_summary": dict(n_mels=64, window=30, hop=5, stats=("mean", "std")),
     "frame_stacks": dict(n_mels=128, n_frames=5),
@@ -49,6 +50,8 @@ FEATURES = {
     **{f"embedding:{name}": dict(backbone=name) for name in MUSICNN_BACKBONES},
 }
 """Feature kinds. Level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
+the same clip summary of the clip and of its copies shifted in pitch by ``n_steps`` semitones (the
+self-supervised classifier's input, :class:`aadlib.auxiliary.SelfSupervised`);
 the clip's level alone (RMS in dB, the trivial baseline every detector must beat);
 the DCASE 2020 baseline's input, every run of 5 frames of the log-mel in dB (absolute, ``ref=1``) as one vector;
 a 64 x 64 modulation image (:func:`aadlib.features.modulation_image`); 32 x 32 modulation patches of
@@ -66,7 +69,7 @@ def extract_file(path, kind, sr=16000):
 
     Returns:
         np.ndarray: float32; ``clip_summary``: (2 * 128,) mean and standard deviation of each
-        band; ``level``: (1,) RMS in dB (full scale = 0 dB); ``window_summary``: (n_windows, 2 * 64); ``frame_stacks``: (n_frames_total - 4, 5 * 128); ``modulation_image``: (64, 64);
+        band; ``pitch_summaries``: (3, 2 * 128), the clip's summary, then its copies' at +2 and -2 semitones; ``level``: (1,) RMS in dB (full scale = 0 dB); ``window_summary``: (n_windows, 2 * 64); ``frame_stacks``: (n_frames_total - 4, 5 * 128); ``modulation_image``: (64, 64);
         ``modulation_patches``: (n_patches, 32, 32);
         ``embedding:<backbone>``: (dim,) at 16 kHz
         whatever ``sr`` is, the rate the backbones were trained at.
@@ -90,6 +93,12 @@ def extract_audio(audio, rate, kind):
         return features.modulation_spectrum(features.patches(spec, params["window"], params["hop"]), n_rates=params["n_rates"])
     if kind == "frame_stacks":
         return features.frame_stack(features.log_mel(audio, rate, n_mels=params["n_mels"]), params["n_frames"]).astype(np.float32)
+    if kind == "pitch_summaries":
+        import librosa
+
+        copies = [audio if steps == 0 else librosa.effects.pitch_shift(audio, sr=rate, n_steps=steps) for steps in params["n_steps"]]
+        return np.stack([features.time_summary(features.log_mel(copy, rate, n_mels=params["n_mels"], ref=np.max), params["stats"])
+                         for copy in copies]).astype(np.float32)
     spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
     if kind == "clip_summary":
         return features.time_summary(spec, params["stats"]).astype(np.float32)

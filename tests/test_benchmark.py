@@ -772,3 +772,19 @@ def test_an_auxiliary_classifier_learns_every_machine_of_a_type_once(folder, tmp
     alone = benchmark.run(folder("anomaly_mini"), ["arcface", "lof"], out_dir=tmp_path / "alone", n_jobs=1, progress=False)
     assert alone[alone.method == "arcface"].error.iloc[0].startswith("an auxiliary classifier learns to tell apart the machines")
     assert (alone[alone.method == "lof"].error == "").all()
+
+
+def test_the_self_supervised_classifier_runs_on_a_folder_of_one_machine(folder, tmp_path):
+    """pitch_classifier needs no labels: each clip's features are its summary and those of two pitch-shifted copies,
+    the first the very clip_summary; the classifier learns the shifts and scores a clip by its own summary."""
+    from aadlib.store import extract_file
+
+    root = folder("anomaly_mini")
+    table = benchmark.run(root, ["pitch_classifier"], out_dir=tmp_path / "out", n_jobs=1, progress=False,
+                          config={"pitch_classifier": {"epochs": 3}})
+    row = table[table.method == "pitch_classifier"].iloc[0]
+    assert row.error == "" and 0 <= row.auc <= 1
+    summaries = extract_file(root / "train_0.wav", "pitch_summaries")
+    assert summaries.shape == (3, 256) and summaries.dtype == np.float32
+    np.testing.assert_allclose(summaries[0], extract_file(root / "train_0.wav", "clip_summary"), rtol=1e-6)
+    assert np.abs(summaries[1] - summaries[0]).max() > 1  # a shifted copy sounds different

@@ -13,7 +13,8 @@ import aadlib
 from aadlib.benchmark import METHODS
 
 # One clip's features per feature kind, small: the contract does not depend on the sizes.
-EXAMPLE_SHAPES = {"clip_summary": (16,), "modulation_image": (16, 16), "window_summary": (6, 4), "modulation_patches": (2, 16, 16), "frame_stacks": (3, 20)}
+EXAMPLE_SHAPES = {"clip_summary": (16,), "modulation_image": (16, 16), "window_summary": (6, 4), "modulation_patches": (2, 16, 16), "frame_stacks": (3, 20),
+                  "pitch_summaries": (3, 16)}
 # A few epochs and search steps: the contract is about the interface, not about how well they learn.
 TINY = {"epochs": 2, "encoder_epochs": 1, "search_steps": 5}
 
@@ -33,7 +34,15 @@ AUX = np.arange(24) % 2
 
 
 def fit(detector, method, train):
-    """Fit as ``aad benchmark`` does: with the auxiliary labels where the method takes them."""
+    """Fit as ``aad benchmark`` does: with the auxiliary labels where the method takes them. A self-supervised
+    method's rows per clip (its "transformations") differ, each shifted in its own block of values, so that there
+    is something to classify."""
+    if METHODS[method].self_supervised:
+        rows = train.reshape(len(train), 3, -1).copy()
+        size = rows.shape[2] // 2
+        rows[:, 1, :size] += 3
+        rows[:, 2, size:] += 3
+        return detector.fit(rows.reshape(len(train), -1))
     if not METHODS[method].auxiliary:
         return detector.fit(train)
     train = train.copy()
@@ -52,6 +61,8 @@ def make(method, seed):
     example = np.zeros(EXAMPLE_SHAPES.get(kind, (8,)))
     detector = tiny(factory(seed, example))
     # An auxiliary classifier's embedding after 2 epochs is near random (AUC 0.62-0.75 here); 30 epochs of 24 rows are quick.
+    if METHODS[method].self_supervised:
+        return detector.set_params(detector__epochs=30)
     return detector.set_params(epochs=30) if METHODS[method].auxiliary else detector
 
 
