@@ -348,7 +348,7 @@ def evaluate_seeds(make_detector, X_train, X_test, y_test, seeds=range(5)):
     return summarize(runs, y_test, first_scores), detectors
 
 
-def summarize(runs, y_test=None, scores=None):
+def summarize(runs, y_test=None, scores=None, groups=None):
     """Mean and standard deviation over runs (e.g. seeds) of every number the runs report.
 
     Given the test labels and the first run's test scores too, it adds the 95 % bootstrap interval
@@ -361,6 +361,8 @@ def summarize(runs, y_test=None, scores=None):
             :func:`aadlib.metrics.evaluate` plus timings.
         y_test (array | None): (n_test,) 1 = anomaly, 0 = normal.
         scores (array | None): (n_test,) the first run's scores of the test clips, higher = more anomalous.
+        groups (array | None): (n_test,) the recording of each test clip, where clips are cut from
+            long recordings: the bootstrap then resamples whole recordings (:func:`aadlib.metrics.auc_interval`).
 
     Returns:
         dict: ``key`` -> mean and ``key_std`` -> standard deviation, for every key; with
@@ -375,5 +377,5 @@ def summarize(runs, y_test=None, scores=None):
         raise AadError("Give both y_test and scores (the first run's test scores) for the AUC interval, or neither.")
     if scores is None:
         return {**means, **spreads}
-    low, high = auc_interval(y_test, scores)
+    low, high = auc_interval(y_test, scores, groups)
     return {**means, **spreads, "auc_low": low, "auc_high": high}

@@ -296,7 +296,8 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
         broken propellers ("1 broken", ...; the normal test clips against that severity's clips) and
         one per mission (that mission's normal and anomalous test clips), where the layout has them;
         columns as :func:`aadlib.benchmark.run` (auc, pauc, ap, their ``_std`` over seeds, fit_s,
-        score_s, error), ``machine_type`` the folder's name; and ``n_train``, ``n_test`` (clips).
+        score_s, error; auc_low and auc_high, the 95 % interval of the first seed's AUC from a bootstrap
+        that resamples whole test recordings), ``machine_type`` the folder's name; and ``n_train``, ``n_test`` (clips).
     """
     from .benchmark import resumable, to_markdown
     from .detectors import summarize
@@ -359,7 +360,8 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
             if len(set(y[part])) < 2:
                 continue
             results = [{**evaluate(y[part], scores[part]), **(times if group == "all" else {})} for scores, times in zip(all_scores, runs)]
-            rows.append({**base, "machine": group, **summarize(results), "n_test": int(part.sum()), "error": ""})
+            interval = (y[part], all_scores[0][part], test_clips.recording[part])  # the first seed's AUC, resampling whole flights
+            rows.append({**base, "machine": group, **summarize(results, *interval), "n_test": int(part.sum()), "error": ""})
         pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)  # as each method finishes: a killed run keeps its work
     results = pd.DataFrame(rows)
     results.to_csv(out_dir / "results.csv", index=False)

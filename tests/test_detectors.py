@@ -138,3 +138,7 @@ def test_summarize_adds_the_first_runs_auc_interval_when_given_its_scores():
     assert perfect["auc_low"] == perfect["auc_high"] == 1.0  # a perfect ranking: every resample is perfect too
     with pytest.raises(aadlib.AadError, match="both y_test and scores"):
         aadlib.summarize(runs, y)
+    flights = np.array([0, 0, 1, 1, 2, 3, 3, 4, 4, 5])  # clips cut from long recordings: the bootstrap resamples whole recordings
+    grouped = aadlib.summarize(runs, y, scores, flights)
+    assert (grouped["auc_low"], grouped["auc_high"]) == aadlib.metrics.auc_interval(y, scores, flights)
+    assert (grouped["auc_low"], grouped["auc_high"]) != (summary["auc_low"], summary["auc_high"])

@@ -292,6 +292,7 @@ def test_command_line_benchmark_on_long_recordings(uav_folder, tmp_path, capsys)
     table = pd.read_csv(out / "results.csv")
     assert set(table.machine) == {"all", "1 broken", "2 broken", "3 broken", "4 broken", "mission cw_square", "mission ccw_f8"}
     assert table.auc.between(0, 1).all() and (table.error.isna()).all()
+    assert (table.auc_low <= table.auc_high).all() and table.auc_high.between(0, 1).all()  # the first seed's interval, by flights
     scores = pd.read_csv(out / "anomaly_score_uav_gmm.csv", header=None, names=["name", "score"])
     clips_per_flight = 5  # 12 s less 1 s at each end: 10 s, five 2 s clips
     train_flights = table.n_train[0] // clips_per_flight
