@@ -308,12 +308,13 @@ class MahalanobisAutoencoder(Autoencoder):
 
     After training, the residuals r = x - x_hat of the training rows (in the detector's standardised
     units) get a mean mu_r and a covariance Sigma_r (:class:`aadlib.detectors.Mahalanobis`, Ledoit-Wolf
-    shrinkage), and a row's score is (r - mu_r)^T Sigma_r^-1 (r - mu_r) (the "simple Mahalanobis" of
-    the DCASE 2023 baseline). Given the domain of each training row (``fit(X, domains=labels)``,
-    "source" and "target" in DCASE 2022 and later), one mean and covariance of the residuals per
-    domain, and a row's score is its smallest distance (the DCASE 2024 baseline's "selective
-    Mahalanobis"); :class:`aadlib.methods.PerPatch` then scores a clip by the smaller of its domains'
-    mean distances over the clip's rows, as the baseline does.
+    shrinkage), and a row's score is (r - mu_r)^T Sigma_r^-1 (r - mu_r) ("simple" Mahalanobis). Given
+    the domain of each training row (``fit(X, domains=labels)``, "source" and "target" in DCASE 2022
+    and later), one mean and covariance of the residuals per domain, and a row's score is its smallest
+    distance ("selective" Mahalanobis, the baselines' Mahalanobis mode); :class:`aadlib.methods.PerPatch`
+    then scores a clip by the smaller of its domains' mean distances over the clip's rows, as the
+    baselines do. Two details differ from the baselines' code, which takes the distance of the residual
+    itself, not of its difference from the mean residual, and inverts the covariance without shrinkage.
 
     Args:
         shrinkage (bool): Ledoit-Wolf shrinkage of the residuals' covariance; False = the sample covariance.
@@ -325,7 +326,7 @@ class MahalanobisAutoencoder(Autoencoder):
         domains_ (list): Its domains (``[None]`` without domains).
 
     Notebook: 09_auxiliary_classification (section 5 builds it by hand); behind ``aad benchmark``'s
-    ``dcase2023_ae`` and ``dcase2024_ae``.
+    ``dcase2023_ae`` and ``dcase2023_ae_selective``.
     """
 
     def __init__(self, build=dense_autoencoder, epochs=100, batch_size=512, learning_rate=1e-3, loss="mse", shrinkage=True,

@@ -273,7 +273,7 @@ class Mahalanobis(Detector):
     sample covariance is singular; Ledoit-Wolf shrinkage (the default) pulls it towards a multiple
     of the identity just enough to invert it.
 
-    **Selective** Mahalanobis (the DCASE 2024 baseline's score): given the domain of each training
+    **Selective** Mahalanobis (the DCASE 2023 and 2024 baselines' score): given the domain of each training
     vector (``fit(X, domains=labels)``, e.g. "source" and "target"), one mean mu_d and covariance
     Sigma_d per domain d, each from that domain's vectors alone, and a vector's score is its distance
     to the domain it fits best,

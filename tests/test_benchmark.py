@@ -774,8 +774,8 @@ def test_an_auxiliary_classifier_learns_every_machine_of_a_type_once(folder, tmp
     assert (alone[alone.method == "lof"].error == "").all()
 
 
-def test_the_dcase_2024_baseline_fits_a_gaussian_per_domain_where_the_clips_have_domains(tmp_path, folder, monkeypatch):
-    """dcase2024_ae gives the selective fit each training clip's domain, from its DCASE 2022+ name, on every one of the
+def test_the_selective_dcase_2023_baseline_fits_a_gaussian_per_domain_where_the_clips_have_domains(tmp_path, folder, monkeypatch):
+    """dcase2023_ae_selective gives the selective fit each training clip's domain, from its DCASE 2022+ name, on every one of the
     clip's frame stacks; dcase2023_ae fits one Gaussian. Where no clip has a domain the two are the same method."""
     from aadlib.autoencoders import MahalanobisAutoencoder
 
@@ -786,20 +786,20 @@ def test_the_dcase_2024_baseline_fits_a_gaussian_per_domain_where_the_clips_have
     fits, real_fit = [], MahalanobisAutoencoder.fit
     monkeypatch.setattr(MahalanobisAutoencoder, "fit", lambda self, X, y=None, domains=None: fits.append(domains) or real_fit(self, X, y, domains))
     fast = {"epochs": 1}
-    table = benchmark.run(root, ["dcase2023_ae", "dcase2024_ae"], out_dir=tmp_path / "out", n_jobs=1, progress=False,
-                          config={"dcase2023_ae": fast, "dcase2024_ae": fast})
+    table = benchmark.run(root, ["dcase2023_ae", "dcase2023_ae_selective"], out_dir=tmp_path / "out", n_jobs=1, progress=False,
+                          config={"dcase2023_ae": fast, "dcase2023_ae_selective": fast})
     assert (table.error.fillna("") == "").all(), table.error.iloc[0]
     simple, selective = fits
     stacks = len(selective) // 8  # each 2 s clip's frame stacks
     assert simple is None and stacks > 1 and list(selective) == ["source"] * 6 * stacks + ["target"] * 2 * stacks
     rows = table[table.machine == "section_00"].set_index(["method", "domain"])
-    assert set(rows.index) == {(m, d) for m in ("dcase2023_ae", "dcase2024_ae") for d in ("", "source", "target")}
+    assert set(rows.index) == {(m, d) for m in ("dcase2023_ae", "dcase2023_ae_selective") for d in ("", "source", "target")}
     assert rows.auc.between(0, 1).all()
 
     fits.clear()
     plain = folder("anomaly_mini")
-    table = benchmark.run(plain, ["dcase2023_ae", "dcase2024_ae"], out_dir=tmp_path / "plain", n_jobs=1, progress=False,
-                          config={"dcase2023_ae": fast, "dcase2024_ae": fast})
+    table = benchmark.run(plain, ["dcase2023_ae", "dcase2023_ae_selective"], out_dir=tmp_path / "plain", n_jobs=1, progress=False,
+                          config={"dcase2023_ae": fast, "dcase2023_ae_selective": fast})
     assert fits == [None, None]  # no domains: the selective method is the simple one
-    scores = [pd.read_csv(next((tmp_path / "plain").glob(f"anomaly_score_*{m}.csv")), header=None)[1] for m in ("dcase2023_ae", "dcase2024_ae")]
+    scores = [pd.read_csv(next((tmp_path / "plain").glob(f"anomaly_score_*{m}.csv")), header=None)[1] for m in ("dcase2023_ae", "dcase2023_ae_selective")]
     np.testing.assert_array_equal(*scores)
