@@ -16,7 +16,7 @@ Notebook: 02_autoencoders_1d, 03_autoencoders_2d, 04_lstm_autoencoder.
 
 import numpy as np
 
-from .detectors import Detector
+from .detectors import Detector, Mahalanobis, NotFittedError, check_domains
 from .store import FeatureFiles
 from .utils import SEED, tensorflow_defaults
 
@@ -203,7 +203,7 @@ class Autoencoder(Detector):
         if not isinstance(X, FeatureFiles):
             return super().fit(X)
         self.scaler_ = X.scaler(self.standardize)
-        self.model_ = self._train(X)
+        self.model_ = self._fit(X)
         self._set_threshold(self.decision_function(X))
         return self
 
@@ -300,6 +300,88 @@ class Interpolator(Autoencoder):
         frame = x.shape[1] // self.n_frames
         centre = self.n_frames // 2
         return x[:, centre * frame : (centre + 1) * frame]
+
+
+class MahalanobisAutoencoder(Autoencoder):
+    """The DCASE 2023 and 2024 baselines' autoencoder: trained as :class:`Autoencoder` (squared error),
+    scored by the Mahalanobis distance of its residual.
+
+    After training, the residuals r = x - x_hat of the training rows (in the detector's standardised
+    units) get a mean mu_r and a covariance Sigma_r (:class:`aadlib.detectors.Mahalanobis`, Ledoit-Wolf
+    shrinkage), and a row's score is (r - mu_r)^T Sigma_r^-1 (r - mu_r) ("simple" Mahalanobis). Given
+    the domain of each training row (``fit(X, domains=labels)``, "source" and "target" in DCASE 2022
+    and later), one mean and covariance of the residuals per domain, and a row's score is its smallest
+    distance ("selective" Mahalanobis, the baselines' Mahalanobis mode); :class:`aadlib.methods.PerPatch`
+    then scores a clip by the smaller of its domains' mean distances over the clip's rows, as the
+    baselines do. Two details differ from the baselines' code, which takes the distance of the residual
+    itself, not of its difference from the mean residual, and inverts the covariance without shrinkage.
+
+    Args:
+        shrinkage (bool): Ledoit-Wolf shrinkage of the residuals' covariance; False = the sample covariance.
+        build, epochs, batch_size, learning_rate, loss, random_state, contamination, threshold, standardize:
+            As :class:`Autoencoder`; with the same ones it trains the same network.
+
+    Attributes:
+        residual_detector_ (aadlib.detectors.Mahalanobis): Fitted on the training residuals.
+        domains_ (list): Its domains (``[None]`` without domains).
+
+    Notebook: 09_auxiliary_classification (section 5 builds it by hand); behind ``aad benchmark``'s
+    ``dcase2023_ae`` and ``dcase2023_ae_selective``.
+    """
+
+    def __init__(self, build=dense_autoencoder, epochs=100, batch_size=512, learning_rate=1e-3, loss="mse", shrinkage=True,
+                 random_state=SEED, contamination=0.1, threshold="percentile", standardize=True):
+        super().__init__(build, epochs, batch_size, learning_rate, loss, random_state, contamination, threshold, standardize)
+        self.shrinkage = shrinkage
+
+    def fit(self, X, y=None, domains=None):
+        """Train the network on X, an array (n_samples, n_features) or :class:`aadlib.store.FeatureFiles`, then fit the
+        Mahalanobis distance of its residuals, one Gaussian per domain if ``domains`` (n_samples,) labels are given
+        (each domain with at least 2 rows); y is ignored; returns self."""
+        self._row_domains = check_domains(domains, len(X))  # before the network trains, not after
+        try:
+            return super().fit(X)
+        finally:
+            del self._row_domains
+
+    def _fit(self, data):
+        model = self._train(data)
+        chunks = [data] if isinstance(data, np.ndarray) else (self.scaler_.transform(rows) for rows in data.chunks())
+        residuals = np.concatenate([self._residuals(model, rows) for rows in chunks])
+        self.residual_detector_ = Mahalanobis(shrinkage=self.shrinkage, standardize=False).fit(residuals, domains=self._row_domains)
+        self.domains_ = self.residual_detector_.domains_
+        return model
+
+    def _residuals(self, model, X):
+        """Target minus output (n_rows, n_values) float32 of standardised rows X, a block of rows at a time."""
+        block = min(SCORE_BATCH, max(1, SCORE_VALUES // X.shape[1]))
+        return np.concatenate([self._target(X[i : i + block]).astype(np.float32) - reconstruct(model, X[i : i + block].astype(np.float32))
+                               for i in range(0, len(X), block)])
+
+    def _train_scores(self, Xs):
+        return self.residual_detector_.decision_scores_
+
+    def domain_scores(self, X):
+        """The squared Mahalanobis distance of each row's residual to each domain's residuals.
+
+        Args:
+            X (np.ndarray | aadlib.store.FeatureFiles): (n_samples, n_features).
+
+        Returns:
+            np.ndarray: (n_samples, n_domains), the columns in the order of ``domains_``; their minimum
+            over the columns is ``decision_function(X)``.
+        """
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError("This MahalanobisAutoencoder is not fitted yet; call fit(X_train) first.")
+        if isinstance(X, FeatureFiles):
+            return np.concatenate([self.domain_scores(rows) for rows in X.chunks()])
+        return self._domain_scores(self.scaler_.transform(self._check(X)))
+
+    def _domain_scores(self, X):
+        return self.residual_detector_.domain_scores(self._residuals(self.model_, X))
+
+    def _score(self, X):
+        return self._domain_scores(X).min(axis=1)
 
 
 # ---------------------------------------------------------------------------

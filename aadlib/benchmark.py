@@ -297,7 +297,8 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
             training = frame[frame.machine_type == machine_type] if getattr(registry[method], "auxiliary", False) else None
             rows.extend(done.get((machine_type, machine, method))
                         or _run_machine(method, machine_type, machine, make, members, cached_by_kind[kind], seeds, out_dir,
-                                        max_bytes, edition, dcase_submission, training, shared_fits))
+                                        max_bytes, edition, dcase_submission, training, shared_fits,
+                                        getattr(registry[method], "domains", False)))
             pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
     table = pd.DataFrame(rows)
     summaries = [part for part in (_averages(table), official_scores(table, edition)) if not part.empty]
@@ -312,12 +313,13 @@ NO_LABELS = {"auc": np.nan, "pauc": np.nan, "ap": np.nan}
 
 
 def _run_machine(method, machine_type, machine, make, members, cached, seeds, out_dir, max_bytes, edition=None, submission=False,
-                 training=None, shared_fits=None):
+                 training=None, shared_fits=None, with_domains=False):
     """The machine's result row, then one row per domain of its test clips (DCASE 2021+ layouts).
     ``make(seed, example)``: the method's detector (:meth:`aadlib.methods.Method.make`). ``cached``: every clip's cache file (None where skipped); only this machine's are read. All test
     clips are scored and written; the metrics come from the labelled ones. ``training``: for an auxiliary classifier,
     the clips of every machine of the type, whose training clips it learns with their machine as label; its fitted
-    detectors are kept in ``shared_fits`` (by method, type and seed) for the type's other machines, with their time."""
+    detectors are kept in ``shared_fits`` (by method, type and seed) for the type's other machines, with their time.
+    ``with_domains``: the detector is fitted with the domain of each training clip (``fit(X, domains=...)``), where they have one."""
     row = {"machine_type": machine_type, "machine": machine, "domain": "", "method": method}
     usable = [i for i in members.index if cached[i] is not None]
     train_from = members if training is None else training
@@ -327,6 +329,8 @@ def _run_machine(method, machine_type, machine, make, members, cached, seeds, ou
     if aux is not None and len(set(aux)) < 2:
         return [{**row, "error": f"an auxiliary classifier learns to tell apart the machines (IDs or sections) of one type, and "
                                  f"{machine_type} has training clips of one machine only; run it on a folder with several, or choose another method"}]
+    train_domains = members.domain[train].to_numpy() if with_domains and training is None else np.array([""])
+    fit_with = {"aux": aux} if aux is not None else {"domains": train_domains} if (train_domains != "").any() else {}
     labels = members.label[test].to_numpy()
     labelled = labels != ""
     y = (labels == "anomaly").astype(int)
@@ -342,7 +346,7 @@ def _run_machine(method, machine_type, machine, make, members, cached, seeds, ou
                 detector, fit_s = shared_fits[key]
             else:
                 started = time.perf_counter()
-                detector = make(seed, example).fit(X_train) if aux is None else make(seed, example).fit(X_train, aux=aux)
+                detector = make(seed, example).fit(X_train, **fit_with)
                 fit_s = time.perf_counter() - started
                 if aux is not None:
                     shared_fits[key] = detector, fit_s

@@ -273,12 +273,27 @@ class Mahalanobis(Detector):
     sample covariance is singular; Ledoit-Wolf shrinkage (the default) pulls it towards a multiple
     of the identity just enough to invert it.
 
+    **Selective** Mahalanobis (the DCASE 2023 and 2024 baselines' score): given the domain of each training
+    vector (``fit(X, domains=labels)``, e.g. "source" and "target"), one mean mu_d and covariance
+    Sigma_d per domain d, each from that domain's vectors alone, and a vector's score is its distance
+    to the domain it fits best,
+
+        s(x) = min_d (x - mu_d)^T Sigma_d^-1 (x - mu_d),
+
+    so that a domain with few training vectors keeps its own Gaussian instead of being averaged into
+    the large one. Without domains (or with one) it is the simple version above. The standardisation
+    (``standardize``) uses every training vector, whatever its domain.
+
     Args:
         shrinkage (bool): Ledoit-Wolf shrinkage (``sklearn.covariance.LedoitWolf``); False = the
             sample covariance (``EmpiricalCovariance``).
         contamination, threshold, standardize: As :class:`Detector`.
 
-    Notebook: 09_auxiliary_classification.
+    Attributes:
+        domains_ (list): The domains in the order of ``model_``; ``[None]`` if fitted without domains.
+        model_ (list): One fitted covariance estimator per domain.
+
+    Notebook: 09_auxiliary_classification (sections 4, 5 and 7).
     """
 
     def __init__(self, shrinkage=True,
@@ -286,11 +301,75 @@ class Mahalanobis(Detector):
         super().__init__(contamination, threshold, standardize)
         self.shrinkage = shrinkage
 
+    def fit(self, X, y=None, domains=None):
+        """Learn the normal data.
+
+        Args:
+            X (np.ndarray): (n_samples, n_features) normal training vectors.
+            y: Ignored.
+            domains (array | None): (n_samples,) the domain of each vector (any labels, e.g. "source"
+                and "target"), each domain with at least 2 vectors; None = one Gaussian for all.
+
+        Returns:
+            Mahalanobis: self.
+        """
+        X = self._check(X, fitting=True)
+        self._row_domains = check_domains(domains, len(X))
+        try:
+            return super().fit(X)
+        finally:
+            del self._row_domains
+
     def _fit(self, X):
-        return (LedoitWolf() if self.shrinkage else EmpiricalCovariance()).fit(X)
+        covariance = LedoitWolf if self.shrinkage else EmpiricalCovariance
+        if self._row_domains is None:
+            self.domains_ = [None]
+            return [covariance().fit(X)]
+        self.domains_ = np.unique(self._row_domains).tolist()
+        return [covariance().fit(X[self._row_domains == domain]) for domain in self.domains_]
+
+    def domain_scores(self, X):
+        """The squared distance of each vector to each domain's Gaussian.
+
+        Args:
+            X (np.ndarray): (n_samples, n_features).
+
+        Returns:
+            np.ndarray: (n_samples, n_domains), the columns in the order of ``domains_``; their
+            minimum over the columns is ``decision_function(X)``.
+        """
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError("This Mahalanobis is not fitted yet; call fit(X_train) first.")
+        return self._domain_scores(self.scaler_.transform(self._check(X)))
+
+    def _domain_scores(self, X):
+        return np.column_stack([model.mahalanobis(X) for model in self.model_])
 
     def _score(self, X):
-        return self.model_.mahalanobis(X)
+        return self._domain_scores(X).min(axis=1)
+
+
+def check_domains(domains, n_rows):
+    """The domain of each training row, checked: one label per row and at least 2 rows per domain
+    (a covariance needs two).
+
+    Args:
+        domains (array | None): (n_rows,) labels, e.g. "source" and "target"; None = no domains.
+        n_rows (int): Training rows.
+
+    Returns:
+        np.ndarray | None: ``domains`` as an array, or None.
+    """
+    if domains is None:
+        return None
+    domains = np.asarray(domains)
+    if domains.shape != (n_rows,):
+        raise AadError(f"domains must give one label per training row ({n_rows} rows), not an array of shape {domains.shape}.")
+    names, counts = np.unique(domains, return_counts=True)
+    if counts.min() < 2:
+        raise AadError(f"Domain {names[counts.argmin()].item()!r} has only {counts.min()} training row; a covariance needs at least 2 "
+                       f"rows per domain: give it more training rows or merge it with another domain.")
+    return domains
 
 
 DETECTORS = {"gmm": GMM, "iforest": IForest, "ocsvm": OCSVM, "lof": LOF, "knn": KNN, "mahalanobis": Mahalanobis}

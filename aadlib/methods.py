@@ -28,14 +28,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, clone
 
-from .detectors import DETECTORS, NotFittedError, decision_threshold, score_clips
+from .detectors import DETECTORS, NotFittedError, check_domains, decision_threshold, score_clips
 from .store import FEATURES, MUSICNN_BACKBONES, FeatureFiles
 from .utils import AadError
 
-DEEP_DETECTORS = ("autoencoder", "interpolator", "anogan", "auxclassifier")
+DEEP_DETECTORS = ("autoencoder", "interpolator", "mahalanobis_ae", "anogan", "auxclassifier")
 """The detectors that need Keras and TensorFlow (:class:`aadlib.autoencoders.Autoencoder`,
-:class:`aadlib.autoencoders.Interpolator`, :class:`aadlib.gan.AnoGAN`, :class:`aadlib.auxiliary.AuxClassifier`),
-by name; imported when a method is made."""
+:class:`aadlib.autoencoders.Interpolator`, :class:`aadlib.autoencoders.MahalanobisAutoencoder`, :class:`aadlib.gan.AnoGAN`,
+:class:`aadlib.auxiliary.AuxClassifier`), by name; imported when a method is made."""
 
 NETWORKS = {
     "dense": "aadlib.autoencoders.dense_autoencoder (the DCASE 2020 baseline's 4 x 128 -> 8 -> 4 x 128)",
@@ -79,11 +79,12 @@ def detector_class(name):
         return DETECTORS[name]
     if name not in DEEP_DETECTORS:
         raise AadError(f"Unknown detector {name!r}; choose from {', '.join([*DETECTORS, *DEEP_DETECTORS])}.")
-    from .autoencoders import Autoencoder, Interpolator
+    from .autoencoders import Autoencoder, Interpolator, MahalanobisAutoencoder
     from .auxiliary import AuxClassifier
     from .gan import AnoGAN
 
-    return {"autoencoder": Autoencoder, "interpolator": Interpolator, "anogan": AnoGAN, "auxclassifier": AuxClassifier}[name]
+    return {"autoencoder": Autoencoder, "interpolator": Interpolator, "mahalanobis_ae": MahalanobisAutoencoder, "anogan": AnoGAN,
+            "auxclassifier": AuxClassifier}[name]
 
 
 def _parameters(cls):
@@ -108,11 +109,16 @@ class PerPatch(OutlierMixin, BaseEstimator):
     def __init__(self, detector, patch_size):
         self.detector, self.patch_size = detector, patch_size
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, domains=None):
         """Fit on the patches of X: an array (n_clips, n_values), or :class:`aadlib.store.FeatureFiles`, whose patches
-        stay on disk; y is ignored; returns self."""
+        stay on disk; y is ignored; ``domains`` (n_clips,): each clip's domain, given to every one of its patches (for a
+        detector that takes them, :class:`aadlib.autoencoders.MahalanobisAutoencoder`); returns self."""
         patches = X.as_rows(self.patch_size) if isinstance(X, FeatureFiles) else np.asarray(X).reshape(-1, self.patch_size)
-        self.detector_ = clone(self.detector).fit(patches)
+        if domains is None:
+            self.detector_ = clone(self.detector).fit(patches)
+        else:
+            domains = check_domains(domains, len(X))
+            self.detector_ = clone(self.detector).fit(patches, domains=np.repeat(domains, len(patches) // len(X)))
         self.threshold_ = decision_threshold(self.decision_function(X), self.detector.threshold, self.detector.contamination)
         return self
 
@@ -125,7 +131,10 @@ class PerPatch(OutlierMixin, BaseEstimator):
             raise NotFittedError("This PerPatch is not fitted yet; call fit(X_train) first.")
         if isinstance(X, FeatureFiles):
             return np.concatenate([self.decision_function(clips) for clips in X.chunks()])
-        return score_clips(self.detector_, np.asarray(X).reshape(len(X), -1, self.patch_size))
+        patches = np.asarray(X).reshape(len(X), -1, self.patch_size)
+        if len(getattr(self.detector_, "domains_", [None])) > 1:  # selective: the domain a clip fits best, over all its patches
+            return self.detector_.domain_scores(patches.reshape(-1, self.patch_size)).reshape(len(X), patches.shape[1], -1).mean(axis=1).min(axis=1)
+        return score_clips(self.detector_, patches)
 
     def predict(self, X):
         """Labels (n_clips,): 1 = anomaly (score above ``threshold_``), 0 = normal."""
@@ -139,7 +148,7 @@ class Method:
     Args:
         kind (str): The feature kind, a key of :data:`aadlib.store.FEATURES`.
         detector (str): The detector: a key of :data:`aadlib.detectors.DETECTORS` ("gmm", "lof", ...)
-            or of :data:`DEEP_DETECTORS` ("autoencoder", "interpolator", "anogan").
+            or of :data:`DEEP_DETECTORS` ("autoencoder", "interpolator", "mahalanobis_ae", "anogan", "auxclassifier").
         settings (dict): Keyword arguments of the detector's class, e.g. ``{"epochs": 60, "batch_size": 20}``;
             the seed (``random_state``, where the class has one), the network (``build``) and the
             GAN's patch ``shape`` are set by the method (:data:`WIRED`).
@@ -155,6 +164,10 @@ class Method:
             (``pitch_summaries``); the detector learns which transformation each row had and scores
             a clip by its untransformed row (:class:`aadlib.auxiliary.SelfSupervised`): an
             auxiliary classifier for a folder of one machine, with no labels to classify.
+        domains (bool): The detector is fitted with the domain of each training clip, ``fit(X, domains=labels)``
+            (selective Mahalanobis, :class:`aadlib.autoencoders.MahalanobisAutoencoder`), where the clips have
+            domains ("source" and "target" in DCASE 2022 and later file names); where none has one it is
+            fitted without, as one domain.
 
     A method unpacks as ``kind, make = METHODS[name]`` (``make(seed, example)``, see :meth:`make`).
     """
@@ -166,6 +179,7 @@ class Method:
     per_patch: bool = False
     auxiliary: bool = False
     self_supervised: bool = False
+    domains: bool = False
 
     def make(self, seed, example):
         """An unfitted detector.
@@ -223,6 +237,13 @@ METHODS = {
     # values as they are; IDNN on the same stacks, standardised per value
     "dcase2020_ae": Method("frame_stacks", "autoencoder", {"epochs": 30, "batch_size": 64, "standardize": False}, network="dense", per_patch=True),
     "idnn": Method("frame_stacks", "interpolator", {"epochs": 30, "batch_size": 64}, per_patch=True),
+    # chapter 09: the DCASE 2023 and 2024 baselines' scores of the same autoencoder, the Mahalanobis distance of its residual:
+    # one Gaussian of every training clip's residuals (simple, section 5), or one per domain, source and target, a clip
+    # scored by the smaller distance (selective: the baselines' "Selective Mahalanobis mode")
+    "dcase2023_ae": Method("frame_stacks", "mahalanobis_ae", {"epochs": 30, "batch_size": 64, "standardize": False}, network="dense",
+                           per_patch=True),
+    "dcase2023_ae_selective": Method("frame_stacks", "mahalanobis_ae", {"epochs": 30, "batch_size": 64, "standardize": False}, network="dense",
+                           per_patch=True, domains=True),
     # chapter 05: AnoGAN's latent search and f-AnoGAN's encoder on modulation patches
     "anogan": Method("modulation_patches", "anogan", {"search": "gradient"}, per_patch=True),
     "fanogan": Method("modulation_patches", "anogan", {"search": "encoder"}, per_patch=True),
@@ -238,7 +259,8 @@ METHODS = {
 """The methods by name (:class:`Method`), with the settings of the chapters: 01 (gmm, iforest, ocsvm, lof),
 02 (dense_ae, conv1d_ae), 03 (cae2d: the strided CAE on modulation images), 04 (lstm_ae), 05 (anogan,
 fanogan), 06 (transfer:<backbone>), 09 (dcase2020_ae: the DCASE 2020 baseline's dense autoencoder on
-frame stacks; idnn: the interpolation network on the same stacks; arcface and adacos: auxiliary classifiers,
+frame stacks; dcase2023_ae and dcase2023_ae_selective: the same autoencoder scored by the Mahalanobis distance of its residual
+as the DCASE 2023 and 2024 baselines score it, simple or selective (one Gaussian per domain, see :attr:`Method.domains`); idnn: the interpolation network on the same stacks; arcface and adacos: auxiliary classifiers,
 ArcFace and sub-cluster AdaCos with 4 centres per class, see :attr:`Method.auxiliary`; pitch_classifier: the
 self-supervised classifier of pitch-shifted copies, see :attr:`Method.self_supervised`)."""
 

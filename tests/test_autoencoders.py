@@ -6,6 +6,7 @@ import aadlib
 from aadlib.autoencoders import (
     Autoencoder,
     Interpolator,
+    MahalanobisAutoencoder,
     block_cae,
     conv1d_autoencoder,
     dense_autoencoder,
@@ -239,3 +240,50 @@ def test_interpolator_finds_centre_frames_that_do_not_follow_from_their_neighbou
     again = Interpolator(epochs=40, batch_size=32, random_state=0).fit(train).decision_function(normal)
     np.testing.assert_array_equal(again, scores[:50])  # the same seed, the same scores
     assert sklearn.base.clone(detector).get_params()["n_frames"] == 5
+
+
+def small_mahalanobis_ae(seed=0, epochs=60, **kwargs):
+    return MahalanobisAutoencoder(lambda d: dense_autoencoder(d, hidden=16, n_hidden=1, bottleneck=2), epochs=epochs, batch_size=32,
+                                  random_state=seed, **kwargs)
+
+
+def test_the_dcase_2023_baseline_scores_the_residual_by_its_mahalanobis_distance():
+    """The same network as Autoencoder with the same settings, and chapter 09 section 5's score: the Mahalanobis
+    distance of a row's residual to the training residuals, simple or, with domains, selective."""
+    train, test, y = ring_data()
+    detector = small_mahalanobis_ae(seed=2).fit(train)
+    network = small_ae(seed=2).fit(train)
+    np.testing.assert_array_equal(detector.residuals(test), network.residuals(test))
+    by_hand = aadlib.Mahalanobis(standardize=False).fit(network.residuals(train))
+    np.testing.assert_allclose(detector.decision_function(test), by_hand.decision_function(network.residuals(test)), rtol=1e-6)
+    np.testing.assert_allclose(detector.decision_scores_, by_hand.decision_function(network.residuals(train)), rtol=1e-6)
+    assert aadlib.auc(y, detector.decision_function(test)) > 0.9 and detector.domains_ == [None]
+
+    domains = np.repeat(["source", "target"], [150, 10])
+    selective = small_mahalanobis_ae(seed=2).fit(train, domains=domains)
+    per_domain = [aadlib.Mahalanobis(standardize=False).fit(network.residuals(train[domains == d])) for d in ("source", "target")]
+    expected = np.column_stack([m.decision_function(network.residuals(test)) for m in per_domain])
+    np.testing.assert_allclose(selective.domain_scores(test), expected, rtol=1e-5)
+    np.testing.assert_allclose(selective.decision_function(test), expected.min(axis=1), rtol=1e-5)
+    assert selective.domains_ == ["source", "target"]
+    with pytest.raises(aadlib.AadError, match="one label per training row"):
+        small_mahalanobis_ae().fit(train, domains=domains[:-1])
+    copy = sklearn.base.clone(selective)
+    assert copy.get_params()["shrinkage"] and not hasattr(copy, "residual_detector_")
+
+
+def test_a_clip_of_patches_is_scored_in_the_domain_it_fits_best():
+    """Selective, per patch: a clip's score is the smaller of its domains' mean distances over its patches, as the
+    DCASE 2024 baseline scores a clip; each training clip's domain reaches every one of its patches."""
+    from aadlib.methods import PerPatch
+
+    train, test, _ = ring_data()
+    clips_train, clips_test = train.reshape(40, 4 * 12), test.reshape(15, 4 * 12)  # clips of 4 patches of 12 values
+    domains = np.repeat(["source", "target"], [30, 10])
+    detector = PerPatch(small_mahalanobis_ae(epochs=5), patch_size=12).fit(clips_train, domains=domains)
+    assert detector.detector_.domains_ == ["source", "target"]
+    per_domain = detector.detector_.domain_scores(test).reshape(15, 4, 2).mean(axis=1)
+    np.testing.assert_allclose(detector.decision_function(clips_test), per_domain.min(axis=1), rtol=1e-6)
+    assert detector.threshold_ == pytest.approx(np.percentile(detector.decision_function(clips_train), 90))
+    with pytest.raises(aadlib.AadError, match=r"one label per training row \(40 rows\)"):
+        PerPatch(small_mahalanobis_ae(epochs=1), patch_size=12).fit(clips_train, domains=domains[:-1])

@@ -788,3 +788,32 @@ def test_the_self_supervised_classifier_runs_on_a_folder_of_one_machine(folder, 
     assert summaries.shape == (3, 256) and summaries.dtype == np.float32
     np.testing.assert_allclose(summaries[0], extract_file(root / "train_0.wav", "clip_summary"), rtol=1e-6)
     assert np.abs(summaries[1] - summaries[0]).max() > 1  # a shifted copy sounds different
+def test_the_selective_dcase_2023_baseline_fits_a_gaussian_per_domain_where_the_clips_have_domains(tmp_path, folder, monkeypatch):
+    """dcase2023_ae_selective gives the selective fit each training clip's domain, from its DCASE 2022+ name, on every one of the
+    clip's frame stacks; dcase2023_ae fits one Gaussian. Where no clip has a domain the two are the same method."""
+    from aadlib.autoencoders import MahalanobisAutoencoder
+
+    files = [(f"fan/train/section_00_{domain}_train_normal_{i:04d}.wav", False) for domain, n in (("source", 6), ("target", 2)) for i in range(n)]
+    files += [(f"fan/test/section_00_{domain}_test_{'anomaly' if a else 'normal'}_{i:04d}.wav", a)
+              for domain in ("source", "target") for i, a in enumerate([False] * 2 + [True] * 2)]
+    root = write_clips(tmp_path / "dcase2022", files)
+    fits, real_fit = [], MahalanobisAutoencoder.fit
+    monkeypatch.setattr(MahalanobisAutoencoder, "fit", lambda self, X, y=None, domains=None: fits.append(domains) or real_fit(self, X, y, domains))
+    fast = {"epochs": 1}
+    table = benchmark.run(root, ["dcase2023_ae", "dcase2023_ae_selective"], out_dir=tmp_path / "out", n_jobs=1, progress=False,
+                          config={"dcase2023_ae": fast, "dcase2023_ae_selective": fast})
+    assert (table.error.fillna("") == "").all(), table.error.iloc[0]
+    simple, selective = fits
+    stacks = len(selective) // 8  # each 2 s clip's frame stacks
+    assert simple is None and stacks > 1 and list(selective) == ["source"] * 6 * stacks + ["target"] * 2 * stacks
+    rows = table[table.machine == "section_00"].set_index(["method", "domain"])
+    assert set(rows.index) == {(m, d) for m in ("dcase2023_ae", "dcase2023_ae_selective") for d in ("", "source", "target")}
+    assert rows.auc.between(0, 1).all()
+
+    fits.clear()
+    plain = folder("anomaly_mini")
+    table = benchmark.run(plain, ["dcase2023_ae", "dcase2023_ae_selective"], out_dir=tmp_path / "plain", n_jobs=1, progress=False,
+                          config={"dcase2023_ae": fast, "dcase2023_ae_selective": fast})
+    assert fits == [None, None]  # no domains: the selective method is the simple one
+    scores = [pd.read_csv(next((tmp_path / "plain").glob(f"anomaly_score_*{m}.csv")), header=None)[1] for m in ("dcase2023_ae", "dcase2023_ae_selective")]
+    np.testing.assert_array_equal(*scores)

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from sklearn.covariance import LedoitWolf
 
 import aadlib
 from aadlib.utils import AadError
@@ -142,3 +143,45 @@ def test_summarize_adds_the_first_runs_auc_interval_when_given_its_scores():
     grouped = aadlib.summarize(runs, y, scores, flights)
     assert (grouped["auc_low"], grouped["auc_high"]) == aadlib.metrics.auc_interval(y, scores, flights)
     assert (grouped["auc_low"], grouped["auc_high"]) != (summary["auc_low"], summary["auc_high"])
+
+
+def two_domains():
+    """Two domains of 8 training rows each, the corners of a square: source around (0, 0), target around (10, 0);
+    each domain's mean is its centre and its covariance (divided by n) the identity."""
+    corners = np.array([[1, 1], [1, -1], [-1, 1], [-1, -1]] * 2, float)
+    return np.vstack([corners, corners + [10, 0]]), np.repeat(["source", "target"], 8)
+
+
+def test_selective_mahalanobis_keeps_a_gaussian_per_domain():
+    train, domains = two_domains()
+    test = np.array([[5.0, 0.0], [0.0, 1.0], [10.0, 1.0]])  # halfway between the domains (the anomaly), a source and a target row
+    selective = aadlib.Mahalanobis(shrinkage=False, standardize=False).fit(train, domains=domains)
+    assert selective.domains_ == ["source", "target"]
+    # by hand: distance to (0, 0) and to (10, 0) with the identity covariance, the smaller one
+    np.testing.assert_allclose(selective.domain_scores(test), [[25, 25], [1, 101], [101, 1]])
+    np.testing.assert_allclose(selective.decision_function(test), [25, 1, 1])
+    # one Gaussian for both: mean (5, 0), variance 1 + 5^2 = 26 along x and 1 along y; the anomaly sits on its mean
+    simple = aadlib.Mahalanobis(shrinkage=False, standardize=False).fit(train)
+    assert simple.domains_ == [None]
+    np.testing.assert_allclose(simple.decision_function(test), [0, 25 / 26 + 1, 25 / 26 + 1])
+    np.testing.assert_allclose(selective.decision_scores_, np.full(16, 2.0))  # every corner: 1 + 1 to its own centre
+
+
+def test_mahalanobis_without_domains_or_with_one_is_the_simple_one():
+    train, test, _ = blobs()
+    simple = aadlib.Mahalanobis().fit(train)
+    reference = LedoitWolf().fit(simple.scaler_.transform(train)).mahalanobis(simple.scaler_.transform(test))
+    np.testing.assert_array_equal(simple.decision_function(test), reference)  # as before domains existed, to the bit
+    np.testing.assert_array_equal(aadlib.Mahalanobis().fit(train, domains=["a"] * len(train)).decision_function(test), reference)
+    standardised = aadlib.Mahalanobis().fit(train, domains=np.arange(len(train)) % 2)
+    np.testing.assert_allclose(standardised.scaler_.mean_, train.mean(axis=0))  # one standardisation from every row
+
+
+def test_selective_mahalanobis_errors_for_people():
+    train, domains = two_domains()
+    with pytest.raises(AadError, match=r"one label per training row \(16 rows\)"):
+        aadlib.Mahalanobis().fit(train, domains=domains[:-1])
+    with pytest.raises(AadError, match="Domain 'target' has only 1 training row; a covariance needs at least 2"):
+        aadlib.Mahalanobis().fit(train[:9], domains=domains[:9])
+    with pytest.raises(aadlib.NotFittedError, match="not fitted yet"):
+        aadlib.Mahalanobis().domain_scores(train)
