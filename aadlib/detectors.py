@@ -397,10 +397,13 @@ def evaluate_seeds(make_detector, X_train, X_test, y_test, seeds=range(5)):
         make_detector (callable): ``make_detector(seed)`` returns an unfitted
             detector, e.g. ``lambda s: GMM(random_state=s)``; one that ignores
             the seed gives a standard deviation of 0.
-        X_train (np.ndarray): (n_train, n_features) normal training vectors, or
-            (n_train, n_frames, n_features) frames: fitted on all frames.
-        X_test (np.ndarray): (n_test, n_features), or (n_test, n_frames, n_features):
-            each clip scored by the mean score of its frames (:func:`score_clips`).
+        X_train (np.ndarray | dict): (n_train, n_features) normal training vectors, or
+            (n_train, n_frames, n_features) frames: fitted on all frames. Or a dict seed -> such
+            an array, for inputs that change with the seed (e.g. the embeddings of a network
+            initialised with it): run s trains on ``X_train[s]``.
+        X_test (np.ndarray | dict): (n_test, n_features), or (n_test, n_frames, n_features):
+            each clip scored by the mean score of its frames (:func:`score_clips`); or a dict
+            seed -> such an array, as ``X_train``.
         y_test (array): (n_test,) 1 = anomaly.
         seeds (iterable of int): The seeds.
 
@@ -411,20 +414,29 @@ def evaluate_seeds(make_detector, X_train, X_test, y_test, seeds=range(5)):
         interval over the test clips of the first seed's AUC (:func:`summarize`); and the
         fitted detectors, one per seed.
 
-    Notebook: 01_distribution_modelling, 02_autoencoders_1d.
+    Notebook: 01_distribution_modelling to 04_lstm_autoencoder, 06_transfer_learning (a dict of
+    embeddings per seed for the random-weights networks).
     """
-    X_train = np.asarray(X_train)
-    flat_train = X_train.reshape(-1, X_train.shape[-1])
     runs, detectors, first_scores = [], [], None
     for seed in seeds:
+        train, test = np.asarray(_of_seed(X_train, seed, "X_train")), _of_seed(X_test, seed, "X_test")
         started = time.perf_counter()
-        detector = make_detector(seed).fit(flat_train)
+        detector = make_detector(seed).fit(train.reshape(-1, train.shape[-1]))
         fitted = time.perf_counter()
-        scores = score_clips(detector, X_test) if np.ndim(X_test) == 3 else detector.decision_function(X_test)
+        scores = score_clips(detector, test) if np.ndim(test) == 3 else detector.decision_function(test)
         runs.append({**evaluate(y_test, scores), "fit_s": fitted - started, "score_s": time.perf_counter() - fitted})
         detectors.append(detector)
         first_scores = scores if first_scores is None else first_scores
     return summarize(runs, y_test, first_scores), detectors
+
+
+def _of_seed(X, seed, name):
+    """X itself, or X[seed] if X is a dict of inputs per seed."""
+    if not isinstance(X, dict):
+        return X
+    if seed not in X:
+        raise AadError(f"{name} is a dict of arrays per seed but has none for seed {seed}; give one for every seed of the run.")
+    return X[seed]
 
 
 def summarize(runs, y_test=None, scores=None, groups=None):
@@ -447,8 +459,8 @@ def summarize(runs, y_test=None, scores=None, groups=None):
         dict: ``key`` -> mean and ``key_std`` -> standard deviation, for every key; with
         ``y_test`` and ``scores`` also ``auc_low`` and ``auc_high``.
 
-    Notebook: 00_task_and_data (what the interval means), 05_gan_detection, 06_transfer_learning;
-    also behind :func:`evaluate_seeds` and ``aad benchmark``.
+    Notebook: 00_task_and_data (what the interval means), 05_gan_detection; also behind
+    :func:`evaluate_seeds` and ``aad benchmark``.
     """
     means = {key: float(np.mean([run[key] for run in runs])) for key in runs[0]}
     spreads = {f"{key}_std": float(np.std([run[key] for run in runs])) for key in runs[0]}
@@ -458,3 +470,47 @@ def summarize(runs, y_test=None, scores=None, groups=None):
         return {**means, **spreads}
     low, high = auc_interval(y_test, scores, groups)
     return {**means, **spreads, "auc_low": low, "auc_high": high}
+
+
+METRIC_LABELS = {"auc": "AUC", "pauc": "pAUC", "ap": "AP"}
+"""The column headers of :func:`summary_table`, by metric."""
+
+
+def summary_table(results, metrics=("auc", "pauc", "ap"), digits=2):
+    """The course's table of results over seeds: each metric as "mean ± std", the 95 % interval of the
+    first seed's AUC as "low to high", and the seconds to train.
+
+    Args:
+        results (pd.DataFrame | dict): One row per method with the keys of :func:`summarize` (``auc``,
+            ``auc_std``, ...; ``auc_low``, ``auc_high`` and ``fit_s`` if there), e.g. the results of
+            ``aad benchmark``; or a dict method -> such a dict (the output of :func:`evaluate_seeds`
+            or :func:`summarize`).
+        metrics (sequence of str): Keys of :data:`METRIC_LABELS`, in the order of the columns.
+        digits (int): Decimals of the metrics.
+
+    Returns:
+        pd.DataFrame: Indexed like ``results`` (a dict's keys), text columns ``AUC``, ``AUC 95 % (seed 0)``
+        (where ``results`` has the interval; empty where a row has none), ``pAUC``, ``AP`` (those of
+        ``metrics``), and ``train s``, the mean seconds to train, rounded to 0.01 s (where ``results``
+        has ``fit_s``).
+
+    Notebook: 02_autoencoders_1d, 04_lstm_autoencoder, 05_gan_detection, 06_transfer_learning, 07_comparison.
+    """
+    import pandas as pd
+
+    unknown = [metric for metric in metrics if metric not in METRIC_LABELS]
+    if unknown:
+        raise AadError(f"Unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_LABELS)}.")
+    results = pd.DataFrame(results).T if isinstance(results, dict) else results
+    missing = [key for metric in metrics for key in (metric, f"{metric}_std") if key not in results]
+    if missing:
+        raise AadError(f"The results lack {', '.join(missing)}; give the means and spreads of summarize or evaluate_seeds.")
+    table = pd.DataFrame(index=results.index)
+    for metric in metrics:
+        table[METRIC_LABELS[metric]] = [f"{mean:.{digits}f} ± {std:.{digits}f}" for mean, std in zip(results[metric], results[f"{metric}_std"])]
+        if metric == "auc" and "auc_low" in results:
+            table["AUC 95 % (seed 0)"] = [f"{low:.{digits}f} to {high:.{digits}f}" if pd.notna(low) else ""
+                                          for low, high in zip(results.auc_low, results.auc_high)]
+    if "fit_s" in results:
+        table["train s"] = results.fit_s.astype(float).round(2)
+    return table

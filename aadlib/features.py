@@ -1,14 +1,17 @@
-"""Features of a clip: log-mel, MFCC, CENS chroma, HPSS, DCASE frame vectors, summaries over time.
+"""Features of a clip: log-mel, MFCC, CENS chroma, HPSS, DCASE frame vectors, summaries over time;
+and two made-up changes to clips, noise at a signal-to-noise ratio and an added tone.
 
 Every feature of one clip is a matrix (n_features, n_frames); :func:`extract`
 applies a feature to every clip of a :class:`aadlib.data.Clips`.
 All parameters are explicit; defaults follow the DCASE 2020 Task 2 baseline
 (n_fft 1024, hop 512, 128 mel bands, power spectrogram in dB).
 
-Notebook: 00_task_and_data, 01_distribution_modelling, 02_autoencoders_1d, 03_autoencoders_2d.
+Notebook: 00_task_and_data to 07_comparison.
 """
 
 import numpy as np
+
+from .utils import SEED, AadError
 
 
 def log_mel(y, sr, *, n_fft=1024, hop_length=512, n_mels=128, fmin=0.0, fmax=None, ref=1.0, top_db=None):
@@ -265,6 +268,57 @@ def patches(spec, size, hop):
         raise ValueError(f"A window of {size} frames does not fit in {spec.shape[-1]} frames; use a shorter window.")
     windows = np.lib.stride_tricks.sliding_window_view(spec, size, axis=-1)[..., ::hop, :]  # (..., feat, n_win, size)
     return np.ascontiguousarray(np.swapaxes(windows, -3, -2))
+
+
+def add_noise(signals, snr_db, random_state=SEED):
+    """White Gaussian noise added to every clip at a signal-to-noise ratio: each clip's noise is scaled
+    so that the clip's power over the power of its noise is exactly ``snr_db``.
+
+    Args:
+        signals (np.ndarray): (n_samples,) one clip, or (n_clips, n_samples), float.
+        snr_db (float): Signal-to-noise ratio in dB, 10 * log10(clip power / noise power); -12 dB is
+            noise about 16 times as strong as the clip.
+        random_state (int | np.random.Generator): Seed of the noise, or a generator to draw it
+            from (to draw the noise of several sets, e.g. training and test clips, from one stream).
+
+    Returns:
+        np.ndarray: The noisy clips, shape and dtype of ``signals`` (computed in that dtype).
+
+    Notebook: 03_autoencoders_2d (a noisy clip for the autoencoder), 06_transfer_learning (noise at -12 dB).
+    """
+    signals = np.asarray(signals)
+    if not np.issubdtype(signals.dtype, np.floating):
+        raise AadError(f"add_noise takes float signals (as load_clips gives them), not {signals.dtype}; convert them with .astype(np.float32).")
+    noise = np.random.default_rng(random_state).standard_normal(signals.shape).astype(signals.dtype)
+    noise *= np.sqrt(np.mean(signals**2, axis=-1, keepdims=True) / np.mean(noise**2, axis=-1, keepdims=True) / 10 ** (snr_db / 10))
+    return signals + noise
+
+
+def add_tone(signals, sr, freq_hz=2000.0, amplitude=0.01):
+    """A sine tone (a whine) added to every clip: a made-up fault that *adds* sound.
+
+    Args:
+        signals (np.ndarray): (n_samples,) one clip, or (n_clips, n_samples), float.
+        sr (int): Sampling rate (Hz).
+        freq_hz (float | np.ndarray): Frequency of the tone (Hz): one for all clips, or one per clip,
+            (n_clips,) or (n_clips, 1).
+        amplitude (float | np.ndarray): Peak amplitude of the tone, in the units of the signals
+            (full scale 1.0): one for all clips, or one per clip. A tone of amplitude a has the power
+            a**2 / 2: ``amplitude = np.sqrt(2) * rms * 10 ** (level_db / 20)`` puts it ``level_db`` dB
+            above (below, if negative) a clip of RMS ``rms``.
+
+    Returns:
+        np.ndarray: ``signals`` plus the tone (starting at phase 0), shape and dtype of ``signals``.
+
+    Notebook: 01_distribution_modelling (made-up anomalies for validation), 02_autoencoders_1d,
+    07_comparison (the whine exercises).
+    """
+    signals = np.asarray(signals)
+    if not np.issubdtype(signals.dtype, np.floating):
+        raise AadError(f"add_tone takes float signals (as load_clips gives them), not {signals.dtype}; convert them with .astype(np.float32).")
+    per_clip = lambda value: np.reshape(value, (-1, 1)) if signals.ndim == 2 and np.ndim(value) == 1 else value  # noqa: E731
+    seconds = np.arange(signals.shape[-1]) / sr
+    return signals + (per_clip(amplitude) * np.sin(2 * np.pi * per_clip(freq_hz) * seconds)).astype(signals.dtype)
 
 
 def extract(clips, feature, **params):

@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.covariance import LedoitWolf
 
@@ -185,3 +186,40 @@ def test_selective_mahalanobis_errors_for_people():
         aadlib.Mahalanobis().fit(train[:9], domains=domains[:9])
     with pytest.raises(aadlib.NotFittedError, match="not fitted yet"):
         aadlib.Mahalanobis().domain_scores(train)
+
+
+def test_evaluate_seeds_takes_inputs_that_change_with_the_seed():
+    train, test, y = blobs()
+    shifted = {seed: (train + seed, test + seed) for seed in (3, 4)}  # e.g. the embeddings of a network per seed
+    result, detectors = aadlib.evaluate_seeds(lambda s: aadlib.LOF(), {s: pair[0] for s, pair in shifted.items()},
+                                              {s: pair[1] for s, pair in shifted.items()}, y, seeds=[3, 4])
+    assert [d.scaler_.mean_[0] for d in detectors] == pytest.approx([train[:, 0].mean() + 3, train[:, 0].mean() + 4])
+    same, _ = aadlib.evaluate_seeds(lambda s: aadlib.LOF(), train, test, y, seeds=[3, 4])
+    assert result["auc"] == pytest.approx(same["auc"])  # LOF standardises: a shift changes nothing
+    with pytest.raises(aadlib.AadError, match="none for seed 5"):
+        aadlib.evaluate_seeds(lambda s: aadlib.LOF(), {3: train}, test, y, seeds=[3, 5])
+
+
+def test_summary_table_formats_mean_and_spread_interval_and_training_time():
+    results = {"a": {"auc": 0.875, "auc_std": 0.1234, "pauc": 0.5, "pauc_std": 0.0, "ap": 1.0, "ap_std": 0.0,
+                     "fit_s": 1.234, "auc_low": 0.7, "auc_high": 1.0},
+               "b": {"auc": 0.5, "auc_std": 0.0, "pauc": 0.5, "pauc_std": 0.0, "ap": 0.5, "ap_std": 0.0,
+                     "fit_s": 0.001, "auc_low": float("nan"), "auc_high": float("nan")}}
+    table = aadlib.summary_table(results)
+    assert list(table.columns) == ["AUC", "AUC 95 % (seed 0)", "pAUC", "AP", "train s"]
+    assert list(table.index) == ["a", "b"]
+    assert table.loc["a", "AUC"] == "0.88 ± 0.12" and table.loc["a", "AUC 95 % (seed 0)"] == "0.70 to 1.00"
+    assert table.loc["b", "AUC 95 % (seed 0)"] == ""  # a row without the interval
+    assert table.loc["a", "train s"] == 1.23 and table.loc["b", "train s"] == 0.0
+    short = aadlib.summary_table(pd.DataFrame(results).T.drop(columns=["auc_low", "auc_high", "fit_s"]), metrics=("auc", "pauc"), digits=3)
+    assert list(short.columns) == ["AUC", "pAUC"] and short.loc["a", "AUC"] == "0.875 ± 0.123"
+    # the table of evaluate_seeds' output
+    train, test, y = blobs()
+    result, _ = aadlib.evaluate_seeds(lambda s: aadlib.IForest(random_state=s, n_estimators=5), train, test, y, seeds=range(2))
+    row = aadlib.summary_table({"iforest": result}).loc["iforest"]
+    assert row["AUC"] == f"{result['auc']:.2f} ± {result['auc_std']:.2f}"
+    assert row["AUC 95 % (seed 0)"] == f"{result['auc_low']:.2f} to {result['auc_high']:.2f}"
+    with pytest.raises(aadlib.AadError, match="Unknown metric 'f1'"):
+        aadlib.summary_table(results, metrics=("f1",))
+    with pytest.raises(aadlib.AadError, match="lack ap, ap_std"):
+        aadlib.summary_table({"a": {"auc": 1.0, "auc_std": 0.0, "pauc": 1.0, "pauc_std": 0.0}})

@@ -165,3 +165,40 @@ def test_patches_cut_the_time_axis():
     assert features.patches(spec[0], 4, 3).shape == (3, 3, 4)
     with pytest.raises(ValueError, match="does not fit"):
         features.patches(spec, 11, 1)
+
+
+def test_add_noise_sets_each_clips_snr_exactly_and_is_seeded():
+    rng = np.random.default_rng(1)
+    signals = (rng.normal(size=(3, 4000)) * np.array([[0.01], [0.1], [1.0]])).astype(np.float32)  # three levels
+    noisy = features.add_noise(signals, snr_db=-12)
+    assert noisy.shape == signals.shape and noisy.dtype == np.float32
+    noise = noisy.astype(float) - signals
+    snr = 10 * np.log10(np.mean(signals.astype(float) ** 2, axis=1) / np.mean(noise**2, axis=1))
+    np.testing.assert_allclose(snr, -12, atol=1e-3)  # each clip's own power, not one level for all
+    np.testing.assert_array_equal(noisy, features.add_noise(signals, snr_db=-12))  # the default seed
+    assert not np.array_equal(noisy, features.add_noise(signals, snr_db=-12, random_state=1))
+    one = features.add_noise(signals[1], snr_db=6)  # one clip
+    assert one.shape == (4000,)
+    assert 10 * np.log10(np.mean(signals[1].astype(float) ** 2) / np.mean((one - signals[1]).astype(float) ** 2)) == pytest.approx(6, abs=1e-3)
+    stream = np.random.default_rng(0)  # a generator: two sets draw different noise from one stream
+    first, second = features.add_noise(signals, 0, stream), features.add_noise(signals, 0, stream)
+    assert not np.array_equal(first, second)
+    with pytest.raises(features.AadError, match="float signals"):
+        features.add_noise(np.ones((2, 10), dtype=np.int16), 0)
+
+
+def test_add_tone_adds_a_sine_of_the_given_pitch_and_amplitude():
+    signals = np.zeros((2, SR), dtype=np.float32)
+    whined = features.add_tone(signals, SR)  # 2 kHz, amplitude 0.01
+    assert whined.shape == signals.shape and whined.dtype == np.float32
+    spectrum = np.abs(np.fft.rfft(whined[0]))
+    assert np.fft.rfftfreq(SR, 1 / SR)[spectrum.argmax()] == 2000
+    assert np.max(np.abs(whined)) == pytest.approx(0.01, rel=1e-3) and whined[0, 0] == 0  # phase 0
+    per_clip = features.add_tone(signals, SR, freq_hz=np.array([500.0, 3000.0]), amplitude=np.array([0.1, 0.2]))
+    for clip, (hz, amplitude) in zip(per_clip, ((500, 0.1), (3000, 0.2))):
+        assert np.fft.rfftfreq(SR, 1 / SR)[np.abs(np.fft.rfft(clip)).argmax()] == hz
+        assert np.sqrt(2 * np.mean(clip.astype(float) ** 2)) == pytest.approx(amplitude, rel=1e-3)  # power a**2 / 2
+    y = tone(seconds=1.0).astype(np.float64)
+    np.testing.assert_allclose(features.add_tone(y, SR, 1000.0, 0.5) - y, 0.5 * np.sin(2 * np.pi * 1000 * np.arange(SR) / SR), atol=1e-12)
+    with pytest.raises(features.AadError, match="float signals"):
+        features.add_tone(np.ones(10, dtype=np.int16), SR)
