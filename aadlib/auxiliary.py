@@ -34,10 +34,10 @@ Notebook: 09_auxiliary_classification.
 """
 
 import numpy as np
-from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.base import clone
 
 from .autoencoders import reconstruct, train_epochs
-from .detectors import KNN, Detector, NotFittedError, decision_threshold
+from .detectors import KNN, ClipWrapper, Detector, NotFittedError
 from .utils import AadError, SEED, tensorflow_defaults
 
 tensorflow_defaults()
@@ -252,7 +252,7 @@ class AuxClassifier(Detector):
         return self.classes_[cos.argmax(axis=1) // int(self.sub_clusters)]
 
 
-class SelfSupervised(OutlierMixin, BaseEstimator):
+class SelfSupervised(ClipWrapper):
     """An auxiliary classifier whose labels are made: which transformation each copy of a clip had.
 
     A clip's features hold one row per transformation, the untransformed one first, e.g. the clip
@@ -289,18 +289,9 @@ class SelfSupervised(OutlierMixin, BaseEstimator):
         detector = self.detector if self.detector is not None else AuxClassifier()
         aux = np.tile(np.arange(rows.shape[1]), len(rows))
         self.detector_ = clone(detector).fit(rows.reshape(-1, rows.shape[2]), aux=aux)
-        self.threshold_ = decision_threshold(self.decision_function(X), self.detector_.threshold, self.detector_.contamination)
+        self._set_threshold(X)
         return self
 
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "detector_")
-
-    def decision_function(self, X):
-        """Clip scores (n_clips,): the classifier's score of each clip's untransformed row (higher = more anomalous)."""
-        if not self.__sklearn_is_fitted__():
-            raise NotFittedError("This SelfSupervised is not fitted yet; call fit(X_train) first.")
+    def _clip_scores(self, X):
+        """The classifier's score of each clip's untransformed row."""
         return self.detector_.decision_function(self._rows(X)[:, 0])
-
-    def predict(self, X):
-        """Labels (n_clips,): 1 = anomaly (score above ``threshold_``), 0 = normal."""
-        return (self.decision_function(X) > self.threshold_).astype(int)

@@ -390,6 +390,37 @@ def score_clips(detector, frames):
     return detector.decision_function(frames.reshape(-1, n_features)).reshape(n_clips, n_frames).mean(axis=1)
 
 
+class ClipWrapper(OutlierMixin, BaseEstimator):
+    """Base of the detectors of clips that fit another detector on rows made from each clip (its
+    patches, its transformed copies) and score a clip from its rows' scores: the not-fitted check,
+    the threshold and the prediction. A subclass's ``fit`` sets ``detector_`` (the fitted copy of its
+    ``detector``) and then calls ``_set_threshold(X)``; its ``_clip_scores(X)`` scores the clips.
+
+    Attributes:
+        detector_ (Detector): The fitted inner detector.
+        threshold_ (float): From the training clips' scores, with the inner detector's ``threshold``
+            and ``contamination`` (:func:`decision_threshold`).
+
+    Notebook: behind ``aad benchmark`` (:class:`aadlib.methods.PerPatch`, :class:`aadlib.auxiliary.SelfSupervised`).
+    """
+
+    def _set_threshold(self, X):
+        self.threshold_ = decision_threshold(self.decision_function(X), self.detector_.threshold, self.detector_.contamination)
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "detector_")
+
+    def decision_function(self, X):
+        """Clip scores (n_clips,), higher = more anomalous, as the class describes."""
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X_train) first.")
+        return self._clip_scores(X)
+
+    def predict(self, X):
+        """Labels (n_clips,): 1 = anomaly (score above ``threshold_``), 0 = normal."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+
 def evaluate_seeds(make_detector, X_train, X_test, y_test, seeds=range(5)):
     """Fit and evaluate a detector once per seed; mean and standard deviation of each metric.
 

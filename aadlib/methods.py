@@ -26,9 +26,9 @@ import inspect
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, OutlierMixin, clone
+from sklearn.base import clone
 
-from .detectors import DETECTORS, NotFittedError, check_domains, decision_threshold, score_clips
+from .detectors import DETECTORS, ClipWrapper, check_domains, score_clips
 from .store import FEATURES, MUSICNN_BACKBONES, FeatureFiles
 from .utils import AadError
 
@@ -92,7 +92,7 @@ def _parameters(cls):
     return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
 
-class PerPatch(OutlierMixin, BaseEstimator):
+class PerPatch(ClipWrapper):
     """A detector of patches behind the clip interface: fitted on every patch of the training clips,
     a clip's score is the mean score of its patches (as chapter 05 scores clips).
 
@@ -119,26 +119,17 @@ class PerPatch(OutlierMixin, BaseEstimator):
         else:
             domains = check_domains(domains, len(X))
             self.detector_ = clone(self.detector).fit(patches, domains=np.repeat(domains, len(patches) // len(X)))
-        self.threshold_ = decision_threshold(self.decision_function(X), self.detector.threshold, self.detector.contamination)
+        self._set_threshold(X)
         return self
 
-    def __sklearn_is_fitted__(self):
-        return hasattr(self, "detector_")
-
-    def decision_function(self, X):
-        """Clip scores (n_clips,): the mean score of each clip's patches."""
-        if not self.__sklearn_is_fitted__():
-            raise NotFittedError("This PerPatch is not fitted yet; call fit(X_train) first.")
+    def _clip_scores(self, X):
+        """The mean score of each clip's patches; a selective detector's clip takes the domain it fits best over all its patches."""
         if isinstance(X, FeatureFiles):
-            return np.concatenate([self.decision_function(clips) for clips in X.chunks()])
+            return np.concatenate([self._clip_scores(clips) for clips in X.chunks()])
         patches = np.asarray(X).reshape(len(X), -1, self.patch_size)
-        if len(getattr(self.detector_, "domains_", [None])) > 1:  # selective: the domain a clip fits best, over all its patches
+        if len(getattr(self.detector_, "domains_", [None])) > 1:
             return self.detector_.domain_scores(patches.reshape(-1, self.patch_size)).reshape(len(X), patches.shape[1], -1).mean(axis=1).min(axis=1)
         return score_clips(self.detector_, patches)
-
-    def predict(self, X):
-        """Labels (n_clips,): 1 = anomaly (score above ``threshold_``), 0 = normal."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
 
 
 @dataclasses.dataclass(frozen=True)
