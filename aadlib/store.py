@@ -97,12 +97,17 @@ def extract_audio(audio, rate, kind):
         import librosa
 
         copies = [audio if steps == 0 else librosa.effects.pitch_shift(audio, sr=rate, n_steps=steps) for steps in params["n_steps"]]
-        return np.stack([features.time_summary(features.log_mel(copy, rate, n_mels=params["n_mels"], ref=np.max), params["stats"])
-                         for copy in copies]).astype(np.float32)
-    spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
+        return np.stack([_clip_summary(copy, rate, params) for copy in copies])
     if kind == "clip_summary":
-        return features.time_summary(spec, params["stats"]).astype(np.float32)
+        return _clip_summary(audio, rate, params)
+    spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
     return features.window_summary(spec, params["window"], params["hop"], params["stats"]).astype(np.float32)
+
+
+def _clip_summary(audio, rate, params):
+    """Chapter 01's clip summary, float32 (2 * n_mels,): the statistics over time of each band of the log-mel (``ref=np.max``)."""
+    spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
+    return features.time_summary(spec, params["stats"]).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=None)
