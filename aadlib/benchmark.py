@@ -290,15 +290,15 @@ def run(folder, methods, seeds=1, out_dir="aad_results", sr=16000, n_jobs=-1, ca
         options["config"] = config
     done = resumable(out_dir, options, resume, ["machine_type", "machine", "method"])
     rows, shared_fits = [], {}
+    of_type = dict(tuple(frame.groupby("machine_type")))
     for (machine_type, machine), members in frame.groupby("group", sort=True):
         for method in methods:
-            kind, make = registry[method]
-            # an auxiliary classifier learns every machine of the type, each one's ID or section its label
-            training = frame[frame.machine_type == machine_type] if getattr(registry[method], "auxiliary", False) else None
-            rows.extend(done.get((machine_type, machine, method))
-                        or _run_machine(method, machine_type, machine, make, members, cached_by_kind[kind], seeds, out_dir,
-                                        max_bytes, edition, dcase_submission, training, shared_fits,
-                                        getattr(registry[method], "domains", False)))
+            record, cached = registry[method], cached_by_kind[registry[method].kind]
+            if (machine_type, machine, method) in done:
+                rows.extend(done[(machine_type, machine, method)])
+            else:
+                rows.extend(_run_machine(method, machine_type, machine, record, members, of_type[machine_type], cached, seeds, out_dir,
+                                         max_bytes, edition, dcase_submission, shared_fits))
             pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
     table = pd.DataFrame(rows)
     summaries = [part for part in (_averages(table), official_scores(table, edition)) if not part.empty]
@@ -312,25 +312,24 @@ NO_LABELS = {"auc": np.nan, "pauc": np.nan, "ap": np.nan}
 """The metrics of a machine whose test clips are all unlabelled."""
 
 
-def _run_machine(method, machine_type, machine, make, members, cached, seeds, out_dir, max_bytes, edition=None, submission=False,
-                 training=None, shared_fits=None, with_domains=False):
+def _run_machine(method, machine_type, machine, record, members, of_type, cached, seeds, out_dir, max_bytes, edition=None,
+                 submission=False, shared_fits=None):
     """The machine's result row, then one row per domain of its test clips (DCASE 2021+ layouts).
-    ``make(seed, example)``: the method's detector (:meth:`aadlib.methods.Method.make`). ``cached``: every clip's cache file (None where skipped); only this machine's are read. All test
-    clips are scored and written; the metrics come from the labelled ones. ``training``: for an auxiliary classifier,
-    the clips of every machine of the type, whose training clips it learns with their machine as label; its fitted
-    detectors are kept in ``shared_fits`` (by method, type and seed) for the type's other machines, with their time.
-    ``with_domains``: the detector is fitted with the domain of each training clip (``fit(X, domains=...)``), where they have one."""
+    ``record``: the method (:class:`aadlib.methods.Method`); ``members``: the machine's clips, ``of_type``: every clip
+    of its type. ``cached``: every clip's cache file (None where skipped); only the training clips' and this machine's
+    test clips' are read. All test clips are scored and written; the metrics come from the labelled ones. An auxiliary
+    classifier learns the training clips of every machine of the type, each machine its label; it is trained once per
+    type and seed and kept in ``shared_fits`` for the type's other machines, with its time."""
     row = {"machine_type": machine_type, "machine": machine, "domain": "", "method": method}
-    usable = [i for i in members.index if cached[i] is not None]
-    train_from = members if training is None else training
+    train_from = of_type if record.auxiliary else members
     train = [i for i in train_from.index if cached[i] is not None and train_from.split[i] == "train"]
-    test = [i for i in usable if members.split[i] == "test"]
-    aux = None if training is None else np.array([train_from.group[i][1] for i in train])
-    if aux is not None and len(set(aux)) < 2:
+    test = [i for i in members.index if cached[i] is not None and members.split[i] == "test"]
+    machines = [train_from.group[i][1] for i in train]
+    if record.auxiliary and len(set(machines)) < 2:
         return [{**row, "error": f"an auxiliary classifier learns to tell apart the machines (IDs or sections) of one type, and "
                                  f"{machine_type} has training clips of one machine only; run it on a folder with several, or choose another method"}]
-    train_domains = members.domain[train].to_numpy() if with_domains and training is None else np.array([""])
-    fit_with = {"aux": aux} if aux is not None else {"domains": train_domains} if (train_domains != "").any() else {}
+    fit_with = record.fit_arguments(aux=machines, domains=train_from.domain[train].to_numpy())
+    shared = shared_fits if record.auxiliary else {}
     labels = members.label[test].to_numpy()
     labelled = labels != ""
     y = (labels == "anomaly").astype(int)
@@ -342,14 +341,13 @@ def _run_machine(method, machine_type, machine, make, members, cached, seeds, ou
         runs, all_scores, thresholds = [], [], []
         for seed in seed_list(seeds):
             key = (method, machine_type, seed)
-            if aux is not None and key in shared_fits:
-                detector, fit_s = shared_fits[key]
+            if key in shared:
+                detector, fit_s = shared[key]
             else:
                 started = time.perf_counter()
-                detector = make(seed, example).fit(X_train, **fit_with)
+                detector = record.make(seed, example).fit(X_train, **fit_with)
                 fit_s = time.perf_counter() - started
-                if aux is not None:
-                    shared_fits[key] = detector, fit_s
+                shared[key] = detector, fit_s
             started = time.perf_counter()
             scores = detector.decision_function(X_test)
             all_scores.append(scores)

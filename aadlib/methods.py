@@ -198,6 +198,23 @@ class Method:
             return SelfSupervised(detector, len(example))
         return PerPatch(detector, example[0].size) if self.per_patch else detector
 
+    def fit_arguments(self, aux=None, domains=None):
+        """The keyword arguments of the detector's ``fit`` beside X, from what is known of the training clips.
+
+        Args:
+            aux (array | None): (n_train,) each training clip's auxiliary label (a machine, a mission path).
+            domains (array | None): (n_train,) each training clip's domain, "" where it has none.
+
+        Returns:
+            dict: ``{"aux": aux}`` for an auxiliary classifier, ``{"domains": domains}`` for a method
+            with domains where a training clip has one, else empty.
+        """
+        if self.auxiliary:
+            return {"aux": np.asarray(aux)}
+        if self.domains and domains is not None and (np.asarray(domains) != "").any():
+            return {"domains": np.asarray(domains)}
+        return {}
+
     def __iter__(self):
         """``kind, make = method``: the pair :data:`METHODS` held before the records."""
         return iter((self.kind, self.make))

@@ -335,8 +335,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
                        for k in sorted(set(test_clips.n_broken) - {0})}
         groups |= {f"mission {m}": (test_clips.mission == m).to_numpy() for m in sorted(set(test_clips.mission) - {""})}
         base = {"machine_type": name, "domain": "", "method": method, "n_train": int(train.sum())}
-        auxiliary = getattr(registry[method], "auxiliary", False)
-        if auxiliary and len(set(clips.mission[train]) - {""}) < 2:
+        if registry[method].auxiliary and len(set(clips.mission[train]) - {""}) < 2:
             rows.append({**base, "machine": "all", "error": "an auxiliary classifier learns to tell apart the mission paths of the "
                                                             "normal training recordings, and this layout has none; choose another method"})
             pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
@@ -345,7 +344,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
             runs, all_scores = [], []
             for seed in seed_list(seeds):
                 started = time.perf_counter()
-                detector = make(seed, example).fit(X_train, aux=clips.mission[train].to_numpy()) if auxiliary else make(seed, example).fit(X_train)
+                detector = make(seed, example).fit(X_train, **registry[method].fit_arguments(aux=clips.mission[train].to_numpy()))
                 fit_s = time.perf_counter() - started
                 started = time.perf_counter()
                 all_scores.append(detector.decision_function(X_test))

@@ -178,7 +178,8 @@ def test_a_method_failing_on_one_machine_keeps_the_other_results(folder, tmp_pat
                 raise np.linalg.LinAlgError("singular matrix")
             return super().fit(X)
 
-    monkeypatch.setitem(benchmark.METHODS, "fragile", ("clip_summary", lambda seed, example: FailsOnFirstMachine()))
+    monkeypatch.setitem(methods.DETECTORS, "fragile", FailsOnFirstMachine)
+    monkeypatch.setitem(benchmark.METHODS, "fragile", methods.Method("clip_summary", "fragile"))
     table = benchmark.run(folder("DCASE 2020"), ["fragile"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
     machines = table[table.machine_type == "valve"].set_index("machine")
     assert "LinAlgError: singular matrix" in machines.loc["id_00", "error"]
@@ -576,10 +577,12 @@ def test_results_on_stdout_status_on_stderr_and_quiet(folder, tmp_path, capsys):
 
 
 def test_a_failed_method_gives_exit_status_3_and_keeps_the_other_results(folder, tmp_path, capsys, monkeypatch):
-    def broken(seed, example):
-        raise RuntimeError("out of memory")
+    class Broken(LOF):
+        def fit(self, X):
+            raise RuntimeError("out of memory")
 
-    monkeypatch.setitem(benchmark.METHODS, "broken", ("clip_summary", broken))
+    monkeypatch.setitem(methods.DETECTORS, "broken", Broken)
+    monkeypatch.setitem(benchmark.METHODS, "broken", methods.Method("clip_summary", "broken"))
     out = tmp_path / "out"
     assert main(["benchmark", str(folder("anomaly_mini")), "--method", "lof", "--method", "broken", "--out", str(out), "--jobs", "1"]) == 3
     assert "error: 1 of" in capsys.readouterr().err
