@@ -1,6 +1,8 @@
 """Figures the chapters share: signals, ROC and PR curves, score strips, PCA maps.
 
-Every function draws into new axes and returns the matplotlib Figure.
+Every function draws into new axes and returns the matplotlib Figure. Those with a ``fig``
+argument can instead fill one panel of a larger figure (a subfigure), so that several clips
+become one figure.
 
 Notebook: 00_task_and_data to 05_gan_detection.
 """
@@ -17,7 +19,7 @@ CLASS_STYLE = {
 }
 
 
-def waveform_and_spectrogram(y, sr, spec_db, hop_length=512, title=""):
+def waveform_and_spectrogram(y, sr, spec_db, hop_length=512, title="", fig=None):
     """Waveform above its log-mel spectrogram, on one time axis.
 
     Args:
@@ -25,11 +27,20 @@ def waveform_and_spectrogram(y, sr, spec_db, hop_length=512, title=""):
         sr (int): Sample rate in Hz.
         spec_db (np.ndarray): (n_mels, n_frames) log-mel in dB.
         hop_length (int): Hop of ``spec_db`` in samples.
-        title (str): Figure title.
+        title (str): Title above the waveform.
+        fig (matplotlib.figure.Figure | matplotlib.figure.SubFigure | None): Draw into this, e.g. one of
+            ``plt.figure(figsize=(7, 9)).subfigures(2, 1)`` to stack two clips in one figure; None: a new
+            7 x 4.5 inch figure.
+
+    Returns:
+        matplotlib.figure.Figure | matplotlib.figure.SubFigure: ``fig``, or the new figure.
+
+    Notebook: 00_task_and_data.
     """
     import librosa.display
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.5), sharex=True, height_ratios=(1, 2))
+    fig = plt.figure(figsize=(7, 4.5)) if fig is None else fig
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(1, 2))
     librosa.display.waveshow(y, sr=sr, ax=top, color="tab:blue")
     top.set(ylabel="amplitude", title=title, xlabel="")
     image = librosa.display.specshow(spec_db, sr=sr, hop_length=hop_length, x_axis="time", y_axis="mel", ax=bottom)
@@ -125,16 +136,28 @@ def error_over_time(curves, frame_seconds, title="Reconstruction error over time
     return fig
 
 
-def reconstruction_maps(original, rebuilt, title="", extent=None, ylabel="mel band"):
+def reconstruction_maps(original, rebuilt, title="", extent=None, ylabel="mel band", fig=None):
     """Input, reconstruction and squared error of one spectrogram-like image, side by side.
+
+    Input and reconstruction share one colour scale (the input's 1st to 99th percentile), the
+    squared error has its own.
 
     Args:
         original, rebuilt (np.ndarray): (n_rows, n_columns) input and autoencoder output.
         title (str): Figure title.
         extent (tuple | None): (x_min, x_max) of the horizontal axis, e.g. (0, duration in s).
         ylabel (str): Label of the rows.
+        fig (matplotlib.figure.Figure | matplotlib.figure.SubFigure | None): Draw into this, e.g. one of
+            ``plt.figure(figsize=(11, 6.4), layout="constrained").subfigures(2, 1)`` to stack two clips in
+            one figure; None: a new 11 x 3.2 inch figure.
+
+    Returns:
+        matplotlib.figure.Figure | matplotlib.figure.SubFigure: ``fig``, or the new figure.
+
+    Notebook: 03_autoencoders_2d, 05_gan_detection.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2), sharey=True, layout="constrained")
+    fig = plt.figure(figsize=(11, 3.2), layout="constrained") if fig is None else fig
+    axes = fig.subplots(1, 3, sharey=True)
     low, high = np.percentile(original, [1, 99])
     box = None if extent is None else (extent[0], extent[1], 0, original.shape[0])
     for ax, image, name in ((axes[0], original, "input"), (axes[1], rebuilt, "reconstruction")):

@@ -22,6 +22,16 @@ def test_waveform_and_spectrogram():
     assert fig.axes[0].get_title() == "a tone"
 
 
+def test_waveform_and_spectrogram_fills_a_given_subfigure():
+    y = tone()
+    fig = plt.figure(figsize=(7, 9))
+    panels = fig.subfigures(2, 1)
+    for panel, name in zip(panels, ("first", "second")):
+        assert plots.waveform_and_spectrogram(y, SR, features.log_mel(y, SR), title=name, fig=panel) is panel
+    assert len(fig.axes) == 6 and [len(panel.axes) for panel in panels] == [3, 3]  # no new figure: all in one
+    assert [panel.axes[0].get_title() for panel in panels] == ["first", "second"]
+
+
 def test_roc_pr_legends_carry_auc_and_ap():
     y = np.array([0, 0, 1, 1])
     fig = plots.roc_pr(y, {"good": np.array([0.1, 0.2, 0.8, 0.9]), "bad": np.array([0.9, 0.2, 0.1, 0.3])})
@@ -61,6 +71,17 @@ def test_reconstruction_maps_show_input_output_and_error():
     assert len(images) == 3
     np.testing.assert_allclose(images[2].get_array(), np.ones((3, 4)))
     assert fig.axes[2].get_title() == "squared error" and images[0].get_extent() == [0, 2.5, 0, 3]
+
+
+def test_reconstruction_maps_fill_a_given_subfigure():
+    original = np.arange(12.0).reshape(3, 4)
+    fig = plt.figure(layout="constrained")
+    panels = fig.subfigures(2, 1)
+    for panel, name in zip(panels, ("normal", "anomaly")):
+        assert plots.reconstruction_maps(original, original + 1, title=name, fig=panel) is panel
+    assert plt.get_fignums() == [fig.number]  # no new figure: all in one
+    assert [len(panel.axes) for panel in panels] == [5, 5]  # three images and two colour bars each
+    assert [panel.get_suptitle() for panel in panels] == ["normal", "anomaly"]
 
 
 def test_gan_training_draws_both_losses_and_d_real_per_run():
