@@ -503,6 +503,58 @@ def summarize(runs, y_test=None, scores=None, groups=None):
     return {**means, **spreads, "auc_low": low, "auc_high": high}
 
 
+STATISTICS = ("mean", "std", "min", "max")
+"""The statistics :func:`summarize_by` can give, in its default order."""
+
+
+def summarize_by(results, by, metrics=None, stats=STATISTICS):
+    """Mean, standard deviation, minimum and maximum over runs (e.g. seeds) of each group of a long table of results.
+
+    The long table holds one row per group (a method, a setting) and run, as a loop over seeds
+    collects them. The standard deviation is the population one (``np.std``, ddof=0), as in
+    :func:`summarize` and every table of the course; the groups keep the order in which they first
+    appear in ``results``.
+
+    Args:
+        results (pd.DataFrame): One row per group and run, e.g. the columns ``detector``, ``seed``,
+            ``auc`` and ``pauc``.
+        by (str | list[str]): The column, or columns, that name a group, e.g. ``"detector"`` or
+            ``["detector", "training"]``.
+        metrics (sequence of str | None): The numeric columns to summarise, in this order; None =
+            every numeric column but those of ``by`` and ``seed``.
+        stats (sequence of str): Some of :data:`STATISTICS` ("mean", "std", "min", "max"), in the
+            order of the columns.
+
+    Returns:
+        pd.DataFrame: One row per group, indexed by ``by``; columns (metric, statistic), e.g.
+        ``table[("auc", "mean")]``. :func:`summary_table` turns its means and standard deviations
+        into the course's "mean ± std" text.
+
+    Notebook: 08_real_flights, 09_auxiliary_classification.
+    """
+    import pandas as pd
+
+    if not isinstance(results, pd.DataFrame) or results.empty:
+        raise AadError("results must be a pandas DataFrame with one row per group and run (e.g. seed); build it with pd.DataFrame(rows).")
+    keys = [by] if isinstance(by, str) else list(by)
+    missing = [column for column in keys if column not in results]
+    if missing:
+        raise AadError(f"results has no column {missing[0]!r} to group by; its columns are {', '.join(map(str, results.columns))}.")
+    unknown = [stat for stat in stats if stat not in STATISTICS]
+    if unknown:
+        raise AadError(f"Unknown statistic {unknown[0]!r}; choose from {', '.join(STATISTICS)}.")
+    numeric = [column for column in results.select_dtypes("number").columns if column not in keys]
+    metrics = [column for column in numeric if column != "seed"] if metrics is None else list(metrics)
+    wrong = [metric for metric in metrics if metric not in numeric]
+    if wrong or not metrics:
+        raise AadError(f"Cannot summarise {wrong[0]!r}: give numeric columns of results other than the groups' ({', '.join(numeric)})."
+                       if wrong else "results has no numeric column to summarise besides the groups and the seed.")
+    grouped = results.groupby(by, sort=False)[metrics]
+    computed = {"mean": grouped.mean, "std": lambda: grouped.std(ddof=0), "min": grouped.min, "max": grouped.max}
+    table = pd.concat({stat: computed[stat]() for stat in stats}, axis=1).swaplevel(axis=1)
+    return table[pd.MultiIndex.from_product([metrics, list(stats)])]
+
+
 METRIC_LABELS = {"auc": "AUC", "pauc": "pAUC", "ap": "AP"}
 """The column headers of :func:`summary_table`, by metric."""
 
@@ -515,7 +567,8 @@ def summary_table(results, metrics=("auc", "pauc", "ap"), digits=2):
         results (pd.DataFrame | dict): One row per method with the keys of :func:`summarize` (``auc``,
             ``auc_std``, ...; ``auc_low``, ``auc_high`` and ``fit_s`` if there), e.g. the results of
             ``aad benchmark``; or a dict method -> such a dict (the output of :func:`evaluate_seeds`
-            or :func:`summarize`).
+            or :func:`summarize`); or the output of :func:`summarize_by` (columns (metric, statistic):
+            its ("auc", "mean") is read as ``auc``, its ("auc", "std") as ``auc_std``).
         metrics (sequence of str): Keys of :data:`METRIC_LABELS`, in the order of the columns.
         digits (int): Decimals of the metrics.
 
@@ -525,7 +578,8 @@ def summary_table(results, metrics=("auc", "pauc", "ap"), digits=2):
         ``metrics``), and ``train s``, the mean seconds to train, rounded to 0.01 s (where ``results``
         has ``fit_s``).
 
-    Notebook: 02_autoencoders_1d, 04_lstm_autoencoder, 05_gan_detection, 06_transfer_learning, 07_comparison.
+    Notebook: 02_autoencoders_1d, 04_lstm_autoencoder, 05_gan_detection, 06_transfer_learning, 07_comparison,
+    08_real_flights.
     """
     import pandas as pd
 
@@ -533,6 +587,8 @@ def summary_table(results, metrics=("auc", "pauc", "ap"), digits=2):
     if unknown:
         raise AadError(f"Unknown metric {unknown[0]!r}; choose from {', '.join(METRIC_LABELS)}.")
     results = pd.DataFrame(results).T if isinstance(results, dict) else results
+    if isinstance(results.columns, pd.MultiIndex):  # summarize_by's (metric, statistic) columns, named as summarize names them
+        results = results.set_axis([metric if stat == "mean" else f"{metric}_{stat}" for metric, stat in results.columns], axis=1)
     missing = [key for metric in metrics for key in (metric, f"{metric}_std") if key not in results]
     if missing:
         raise AadError(f"The results lack {', '.join(missing)}; give the means and spreads of summarize or evaluate_seeds.")

@@ -200,6 +200,45 @@ def test_evaluate_seeds_takes_inputs_that_change_with_the_seed():
         aadlib.evaluate_seeds(lambda s: aadlib.LOF(), {3: train}, test, y, seeds=[3, 5])
 
 
+def seed_results():
+    """A long table of results by hand: kNN over seeds 0-2 (AUC 0.9, 1.0, 0.8), then the GMM over seeds 0-1 (0.6, 0.8)."""
+    return pd.DataFrame({"detector": ["kNN", "kNN", "GMM", "GMM", "kNN"], "seed": [0, 1, 0, 1, 2],
+                         "auc": [0.9, 1.0, 0.6, 0.8, 0.8], "pauc": [0.5, 0.7, 0.2, 0.4, 0.6]})
+
+
+def test_summarize_by_gives_mean_population_std_min_and_max_per_group_in_order():
+    table = aadlib.summarize_by(seed_results(), "detector")
+    assert list(table.index) == ["kNN", "GMM"]  # the order in which the groups first appear, not sorted
+    assert list(table.columns) == [(metric, stat) for metric in ("auc", "pauc") for stat in ("mean", "std", "min", "max")]  # no seed
+    # kNN: mean 0.9, deviations 0, 0.1, -0.1: population std sqrt(0.02 / 3) = 0.0816 (the sample std, ddof=1, would be 0.1)
+    np.testing.assert_allclose(table.loc["kNN", "auc"], [0.9, np.sqrt(0.02 / 3), 0.8, 1.0])
+    np.testing.assert_allclose(table.loc["GMM", "auc"], [0.7, 0.1, 0.6, 0.8])  # deviations -0.1, 0.1: std 0.1 (ddof=1: 0.141)
+    np.testing.assert_allclose(table.loc["GMM", "pauc"], [0.3, 0.1, 0.2, 0.4])
+    chosen = aadlib.summarize_by(seed_results(), "detector", metrics=["pauc"], stats=("max", "mean"))
+    assert list(chosen.columns) == [("pauc", "max"), ("pauc", "mean")] and chosen.loc["kNN", ("pauc", "max")] == 0.7
+
+
+def test_summarize_by_several_columns_and_into_the_text_table():
+    results = seed_results().assign(training=["all", "half", "all", "all", "all"])
+    table = aadlib.summarize_by(results, ["detector", "training"], metrics=["auc"], stats=("mean",))
+    assert list(table.index) == [("kNN", "all"), ("kNN", "half"), ("GMM", "all")]
+    np.testing.assert_allclose(table[("auc", "mean")], [0.85, 1.0, 0.7])
+    text = aadlib.summary_table(aadlib.summarize_by(seed_results(), "detector"), metrics=("auc", "pauc"))
+    assert list(text.columns) == ["AUC", "pAUC"] and list(text.index) == ["kNN", "GMM"]
+    assert text.loc["kNN", "AUC"] == "0.90 ± 0.08" and text.loc["GMM", "pAUC"] == "0.30 ± 0.10"
+
+
+def test_summarize_by_errors_for_people():
+    with pytest.raises(AadError, match="no column 'method' to group by"):
+        aadlib.summarize_by(seed_results(), "method")
+    with pytest.raises(AadError, match="Unknown statistic 'median'"):
+        aadlib.summarize_by(seed_results(), "detector", stats=("median",))
+    with pytest.raises(AadError, match="Cannot summarise 'f1'"):
+        aadlib.summarize_by(seed_results(), "detector", metrics=["f1"])
+    with pytest.raises(AadError, match="one row per group and run"):
+        aadlib.summarize_by(pd.DataFrame(), "detector")
+
+
 def test_summary_table_formats_mean_and_spread_interval_and_training_time():
     results = {"a": {"auc": 0.875, "auc_std": 0.1234, "pauc": 0.5, "pauc_std": 0.0, "ap": 1.0, "ap_std": 0.0,
                      "fit_s": 1.234, "auc_low": 0.7, "auc_high": 1.0},
