@@ -248,9 +248,9 @@ class AuxClassifier(Detector):
         if isinstance(X, FeatureFiles) or np.ndim(X) <= 2:
             return X
         X = np.asarray(X)
-        if getattr(self, "image_shape_", None) != X.shape[1:]:
-            raise AadError(f"The detector was fitted on {'images of ' + str(self.image_shape_) if getattr(self, 'image_shape_', None) else 'rows'}, "
-                           f"not images of {X.shape[1:]}.")
+        fitted = getattr(self, "image_shape_", None)
+        if fitted != X.shape[1:]:
+            raise AadError(f"The detector was fitted on {f'images of {fitted}' if fitted else 'rows'}, not images of {X.shape[1:]}.")
         return X.reshape(len(X), -1)
 
     def decision_function(self, X):
@@ -281,7 +281,8 @@ class AuxClassifier(Detector):
             return loss * n, correct
 
         self.history_ = {"loss": [], "accuracy": [], **({"scale": []} if self.loss == "adacos" else {})}
-        for loss, accuracy in train_epochs(step, [X if self.image_shape_ is None else X.reshape(len(X), *self.image_shape_), onehot], self.batch_size, self.epochs, self.random_state, n_sums=2):
+        inputs = X if self.image_shape_ is None else X.reshape(len(X), *self.image_shape_)
+        for loss, accuracy in train_epochs(step, [inputs, onehot], self.batch_size, self.epochs, self.random_state, n_sums=2):
             self.history_["loss"].append(loss)
             self.history_["accuracy"].append(accuracy)
             if self.loss == "adacos":
