@@ -36,8 +36,9 @@ Notebook: 09_auxiliary_classification.
 import numpy as np
 from sklearn.base import clone
 
-from .autoencoders import reconstruct, train_epochs
+from .autoencoders import SCORE_BATCH, reconstruct, train_epochs
 from .detectors import KNN, ClipWrapper, Detector, NotFittedError
+from .store import FeatureFiles
 from .utils import AadError, SEED, tensorflow_defaults
 
 tensorflow_defaults()
@@ -47,6 +48,11 @@ from keras import layers  # noqa: E402
 
 LOSSES = ("arcface", "adacos", "softmax")
 """The classification losses of :class:`AuxClassifier`."""
+
+EMBED_VALUES = 2**20
+""":class:`AuxClassifier` embeds at most this many input values at once (and at most
+:data:`aadlib.autoencoders.SCORE_BATCH` rows): 4,096 clip summaries, 256 log-mel images of 64 x 64, whose
+first convolution alone gives 16 values per pixel (158 MB for 600 images in one call)."""
 
 
 def dense_embedding(input_dim, hidden=128, n_hidden=2, embedding=32):
@@ -66,6 +72,54 @@ def dense_embedding(input_dim, hidden=128, n_hidden=2, embedding=32):
     for _ in range(n_hidden):
         x = layers.ReLU()(layers.BatchNormalization()(layers.Dense(hidden)(x)))
     return keras.Model(inputs, layers.Dense(embedding)(x), name="dense_embedding")
+
+
+def conv_embedding(input_shape, filters=(16, 32, 64), embedding=32):
+    """A small convolutional network from a log-mel image to an embedding.
+
+    The DCASE Task 2 systems that classify machine IDs with an angular margin since 2020 read the
+    whole clip's log-mel as an image. STgram-MFN (Liu et al., ICASSP 2022), for one, stacks the log-mel
+    of a 10 s clip (128 bands x 313 frames) with a "Tgram" of the same size that a 1-D convolution
+    learns from the waveform, and maps the two channels to a 128-value embedding with MobileFaceNet
+    (a 3 x 3 convolution, 15 inverted-residual bottleneck blocks with depthwise convolutions and PReLU,
+    a 1 x 1 convolution to 512 channels, then a "global depthwise" convolution that weighs every
+    position of the last feature map, so that *where* in frequency a pattern sits still counts),
+    trained with ArcFace on the machine IDs for hundreds of epochs on a GPU.
+
+    This network keeps the idea (convolutions over a log-mel image, batch normalisation, an embedding
+    on which a margin loss acts, and a last step that keeps the frequency axis) and simplifies the rest
+    to train in seconds on two CPU cores: no waveform branch (the log-mel alone, one channel), 64 x 64
+    images (:func:`aadlib.features.time_bins`), three plain blocks (3 x 3 convolution, batch
+    normalisation, ReLU, 2 x 2 max pooling) instead of the bottlenecks, and, instead of the global
+    depthwise convolution, the mean over time of the last feature map (a machine's sound is
+    stationary over a clip, a fault is tied to no moment) followed by one linear layer over
+    frequency x channels (a fault is tied to its bands).
+
+    Args:
+        input_shape (tuple): (n_mels, n_frames) or (n_mels, n_frames, 1): one image (bands by rows).
+        filters (tuple[int]): Channels of each block; each halves both axes.
+        embedding (int): Length of the embedding (linear output).
+
+    Returns:
+        keras.Model: (batch, *input_shape) -> (batch, embedding).
+
+    Notebook: behind ``aad benchmark``'s ``cnn_arcface`` and ``cnn_pitch_classifier`` (:data:`aadlib.methods.METHODS`).
+    """
+    input_shape = tuple(int(n) for n in input_shape)
+    if len(input_shape) not in (2, 3) or (len(input_shape) == 3 and input_shape[2] != 1):
+        raise AadError(f"conv_embedding takes images of (n_mels, n_frames) or (n_mels, n_frames, 1), not {input_shape}.")
+    if min(input_shape[:2]) < 2 ** len(filters):
+        raise AadError(f"An image of {input_shape[0]} x {input_shape[1]} is too small for {len(filters)} blocks that halve it "
+                       f"each; give at least {2 ** len(filters)} bands and frames, or fewer filters.")
+    inputs = keras.Input(input_shape)
+    x = inputs if len(input_shape) == 3 else layers.Reshape((*input_shape, 1))(inputs)
+    for n in filters:
+        x = layers.Conv2D(n, 3, padding="same", use_bias=False)(x)
+        # momentum 0.9, not Keras's 0.99: with a hundred steps in all, the moving statistics the embedding
+        # is computed with must forget their initial values (0.99 ** 120 still keeps 30 % of them)
+        x = layers.MaxPooling2D(2)(layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x)))
+    x = layers.Flatten()(keras.ops.mean(x, axis=2))  # (batch, bands, channels): the mean over time
+    return keras.Model(inputs, layers.Dense(embedding)(x), name="conv_embedding")
 
 
 def cosine_logits(embeddings, centres):
@@ -123,7 +177,9 @@ class AuxClassifier(Detector):
 
     Args:
         build (callable): ``build(input_dim)`` returns an uncompiled keras.Model from rows
-            (batch, input_dim) to embeddings (batch, dim), e.g. :func:`dense_embedding`.
+            (batch, input_dim) to embeddings (batch, dim), e.g. :func:`dense_embedding`; where ``fit``
+            gets images (n_samples, height, width[, 1]), ``build(image_shape)`` from images, e.g.
+            :func:`conv_embedding`.
         loss (str): "arcface", "adacos" (sub-cluster AdaCos when ``sub_clusters > 1``) or
             "softmax" (cosine logits times ``scale``, no margin).
         margin (float): ArcFace's angular margin m in radians (0.5 in the ArcFace paper).
@@ -144,6 +200,8 @@ class AuxClassifier(Detector):
         centres_ (np.ndarray): (dim, n_classes * sub_clusters) class centres (class-major).
         classes_ (np.ndarray): The auxiliary labels, in the order of the centres.
         backend_ (Detector): The fitted back end.
+        image_shape_ (tuple | None): The shape of one image where ``fit`` got images, else None. Images
+            are standardised value by value and scored as ``fit`` got them (or as rows of their values).
         history_ (dict): ``loss`` (mean per epoch), ``accuracy`` (training rows classified right,
             per epoch) and, for "adacos", ``scale`` (at the end of each epoch).
     """
@@ -164,7 +222,8 @@ class AuxClassifier(Detector):
         self.random_state = random_state
 
     def fit(self, X, y=None, aux=None):
-        """Learn the normal rows X (n_samples, n_features) by classifying ``aux``; y is ignored; returns self.
+        """Learn the normal rows X (n_samples, n_features), or images (n_samples, height, width[, 1]),
+        by classifying ``aux``; y is ignored; returns self.
 
         Args:
             aux (array): (n_samples,) one auxiliary label per row (machine ID, section, mission...),
@@ -181,11 +240,28 @@ class AuxClassifier(Detector):
         self.classes_, self._targets = np.unique(aux, return_inverse=True)
         if len(self.classes_) < 2:
             raise AadError(f"Every training row has the auxiliary label {self.classes_[0]!r}; a classifier needs at least two classes.")
-        return super().fit(X)
+        self.image_shape_ = None if isinstance(X, FeatureFiles) or np.ndim(X) <= 2 else tuple(np.shape(X)[1:])
+        return super().fit(self._rows(X))
+
+    def _rows(self, X):
+        """Images as rows of their values, for the standardisation and the checks; rows, and sets on disk, as they are."""
+        if isinstance(X, FeatureFiles) or np.ndim(X) <= 2:
+            return X
+        X = np.asarray(X)
+        fitted = getattr(self, "image_shape_", None)
+        if fitted != X.shape[1:]:
+            raise AadError(f"The detector was fitted on {f'images of {fitted}' if fitted else 'rows'}, not images of {X.shape[1:]}.")
+        return X.reshape(len(X), -1)
+
+    def decision_function(self, X):
+        """Anomaly scores (n_samples,) of rows X (n_samples, n_features), or of images as ``fit`` got them; higher = more anomalous."""
+        if not self.__sklearn_is_fitted__():
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X_train, aux=labels) first.")
+        return super().decision_function(self._rows(X))
 
     def _fit(self, X):
         keras.utils.set_random_seed(self.random_state)
-        model = self.build(X.shape[1])
+        model = self.build(self.image_shape_ or X.shape[1])
         n_classes, per_class = len(self.classes_), int(self.sub_clusters)
         centres = tf.Variable(keras.random.normal((model.output_shape[-1], n_classes * per_class), seed=self.random_state), name="centres")
         variables = [*model.trainable_variables, centres]
@@ -205,7 +281,8 @@ class AuxClassifier(Detector):
             return loss * n, correct
 
         self.history_ = {"loss": [], "accuracy": [], **({"scale": []} if self.loss == "adacos" else {})}
-        for loss, accuracy in train_epochs(step, [X, onehot], self.batch_size, self.epochs, self.random_state, n_sums=2):
+        inputs = X if self.image_shape_ is None else X.reshape(len(X), *self.image_shape_)
+        for loss, accuracy in train_epochs(step, [inputs, onehot], self.batch_size, self.epochs, self.random_state, n_sums=2):
             self.history_["loss"].append(loss)
             self.history_["accuracy"].append(accuracy)
             if self.loss == "adacos":
@@ -231,7 +308,9 @@ class AuxClassifier(Detector):
         return loss, correct
 
     def _embed(self, Xs):
-        return reconstruct(self.model_, Xs.astype(np.float32))
+        Xs = Xs.astype(np.float32)
+        batch = max(1, min(SCORE_BATCH, EMBED_VALUES // Xs.shape[1]))
+        return reconstruct(self.model_, Xs if self.image_shape_ is None else Xs.reshape(len(Xs), *self.image_shape_), batch_size=batch)
 
     def _train_scores(self, Xs):
         self.backend_.fit(self._embed(Xs))
@@ -241,10 +320,10 @@ class AuxClassifier(Detector):
         return self.backend_.decision_function(self._embed(Xs))
 
     def transform(self, X):
-        """The embeddings (n_samples, dim) of rows X (n_samples, n_features)."""
+        """The embeddings (n_samples, dim) of rows X (n_samples, n_features), or of images as ``fit`` got them."""
         if not self.__sklearn_is_fitted__():
             raise NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(X_train, aux=labels) first.")
-        return self._embed(self.scaler_.transform(self._check(X)))
+        return self._embed(self.scaler_.transform(self._check(self._rows(X))))
 
     def classify(self, X):
         """The auxiliary label of the nearest centre, per row of X: how well the auxiliary task was learnt."""

@@ -129,6 +129,30 @@ def fit_frames(spec, n_frames):
     return np.pad(spec, [(0, 0)] * (spec.ndim - 1) + [(0, missing)], mode="edge")
 
 
+def time_bins(spec, n_bins):
+    """Average the frames (the last axis) into ``n_bins`` equal spans of time: a clip of any length as a fixed number of columns.
+
+    Bin k averages the frames from ``floor(k * n / n_bins)`` up to the next bin's first, with
+    n the clip's frames: every frame counts once, none is cropped. A clip with fewer frames than
+    bins repeats frames (each bin takes the frame it starts at).
+
+    Args:
+        spec (np.ndarray): (..., n_frames), e.g. a log-mel (n_mels, n_frames) in dB.
+        n_bins (int): Columns wanted.
+
+    Returns:
+        np.ndarray: (..., n_bins), the dtype of ``spec``.
+
+    Notebook: behind ``aad benchmark``'s ``logmel_image`` (:data:`aadlib.store.FEATURES`).
+    """
+    n = spec.shape[-1]
+    if n < 1 or n_bins < 1:
+        raise AadError(f"time_bins needs at least one frame and one bin, not {n} frames and {n_bins} bins.")
+    starts = np.floor(np.arange(n_bins + 1) * n / n_bins).astype(int)
+    sums = np.add.reduceat(spec, starts[:-1], axis=-1)
+    return (sums / np.maximum(np.diff(starts), 1)).astype(spec.dtype)
+
+
 def standardize_bands(train, *others):
     """Scale every band (row) to zero mean and unit variance with statistics of the training clips only.
 

@@ -42,8 +42,10 @@ NETWORKS = {
     "conv1d": "aadlib.autoencoders.conv1d_autoencoder with 2 channels (a clip summary's band means, then its deviations)",
     "cae2d": "aadlib.autoencoders.strided_cae on the clip's image (height, width, 1), flat",
     "lstm": "aadlib.autoencoders.lstm_autoencoder on the clip's windows (n_windows, n_features), latent 8, flat",
+    "cnn": "aadlib.auxiliary.conv_embedding on the clip's log-mel image (n_mels, n_frames), the last two axes of its features, flat",
 }
-"""The networks of the autoencoder methods, built for the shape of one clip's features (:func:`network`)."""
+"""The networks of the autoencoder methods, and the auxiliary classifiers' convolutional embedding, built for the
+shape of one clip's features (:func:`network`)."""
 
 WIRED = ("random_state", "build", "shape")
 """Detector arguments a method sets itself, not from its settings: the seed, the network and the patch shape."""
@@ -69,6 +71,10 @@ def network(name, example):
         return flat(strided_cae, (*example.shape, 1))
     if name == "lstm":
         return flat(lstm_autoencoder, *example.shape, latent=8)
+    if name == "cnn":
+        from .auxiliary import conv_embedding
+
+        return flat(conv_embedding, example.shape[-2:])  # a self-supervised clip's features hold one image per pitch shift
     raise AadError(f"Unknown network {name!r}; choose from {', '.join(NETWORKS)}.")
 
 
@@ -143,8 +149,8 @@ class Method:
         settings (dict): Keyword arguments of the detector's class, e.g. ``{"epochs": 60, "batch_size": 20}``;
             the seed (``random_state``, where the class has one), the network (``build``) and the
             GAN's patch ``shape`` are set by the method (:data:`WIRED`).
-        network (str | None): For "autoencoder": a key of :data:`NETWORKS`, built for the shape of one
-            clip's features.
+        network (str | None): For "autoencoder" (and "cnn" for "auxclassifier"): a key of :data:`NETWORKS`, built for
+            the shape of one clip's features.
         per_patch (bool): Train on the rows of each clip's features (patches, frame stacks) and score
             a clip by the mean score of its rows (:class:`PerPatch`).
         auxiliary (bool): The detector is fitted with an auxiliary label per training clip,
@@ -261,6 +267,11 @@ METHODS = {
     "adacos": Method("clip_summary", "auxclassifier", {"loss": "adacos", "sub_clusters": 4, "epochs": 30}, auxiliary=True),
     # and, for a folder of one machine, the self-supervised classifier: which pitch shift (0, +2, -2 semitones) a copy had
     "pitch_classifier": Method("pitch_summaries", "auxclassifier", {"loss": "adacos", "epochs": 30, "batch_size": 16}, self_supervised=True),
+    # the same two on 64 x 64 log-mel images, with a small CNN as the embedding (aadlib.auxiliary.conv_embedding, a simplified
+    # STgram-MFN) instead of the dense network on clip summaries; the settings of arcface and pitch_classifier
+    "cnn_arcface": Method("logmel_image", "auxclassifier", {"loss": "arcface", "epochs": 30}, network="cnn", auxiliary=True),
+    "cnn_pitch_classifier": Method("pitch_logmel_images", "auxclassifier", {"loss": "adacos", "epochs": 30, "batch_size": 16}, network="cnn",
+                                   self_supervised=True),
     # chapter 06: kNN distance on a pretrained backbone's embedding
     **{f"transfer:{name}": Method(f"embedding:{name}", "knn") for name in MUSICNN_BACKBONES},
 }
@@ -270,7 +281,8 @@ fanogan), 06 (transfer:<backbone>), 09 (dcase2020_ae: the DCASE 2020 baseline's 
 frame stacks; dcase2023_ae and dcase2023_ae_selective: the same autoencoder scored by the Mahalanobis distance of its residual
 as the DCASE 2023 and 2024 baselines score it, simple or selective (one Gaussian per domain, see :attr:`Method.domains`); idnn: the interpolation network on the same stacks; arcface and adacos: auxiliary classifiers,
 ArcFace and sub-cluster AdaCos with 4 centres per class, see :attr:`Method.auxiliary`; pitch_classifier: the
-self-supervised classifier of pitch-shifted copies, see :attr:`Method.self_supervised`)."""
+self-supervised classifier of pitch-shifted copies, see :attr:`Method.self_supervised`; cnn_arcface and
+cnn_pitch_classifier: arcface and pitch_classifier with a convolutional embedding of 64 x 64 log-mel images)."""
 
 
 CLASSICAL = ("gmm", "iforest", "ocsvm", "lof")

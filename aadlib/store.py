@@ -47,6 +47,8 @@ FEATURES = {
     "frame_stacks": dict(n_mels=128, n_frames=5),
     "modulation_image": dict(n_mels=64, hop_length=625, size=64),
     "modulation_patches": dict(n_mels=32, hop_length=256, window=64, hop=8, n_rates=32),
+    "logmel_image": dict(n_mels=64, n_bins=64),
+    "pitch_logmel_images": dict(n_mels=64, n_bins=64, n_steps=(0, 2, -2)),
     **{f"embedding:{name}": dict(backbone=name) for name in MUSICNN_BACKBONES},
 }
 """Feature kinds. Level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
@@ -55,7 +57,10 @@ self-supervised classifier's input, :class:`aadlib.auxiliary.SelfSupervised`);
 the clip's level alone (RMS in dB, the trivial baseline every detector must beat);
 the DCASE 2020 baseline's input, every run of 5 frames of the log-mel in dB (absolute, ``ref=1``) as one vector;
 a 64 x 64 modulation image (:func:`aadlib.features.modulation_image`); 32 x 32 modulation patches of
-1 s windows every 0.13 s (chapter 05's GAN input); or a pretrained backbone's
+1 s windows every 0.13 s (chapter 05's GAN input); a 64 x 64 log-mel image, level-free, its frames averaged
+into 64 equal spans of the clip (:func:`aadlib.features.time_bins`: a 5 s or a 10 s clip gives the same shape, no
+frame left out; the convolutional auxiliary classifier's input, :func:`aadlib.auxiliary.conv_embedding`), and the same
+image of the clip and of its copies shifted by ``n_steps`` semitones; or a pretrained backbone's
 embedding (its default layer, the mean over the clip's 3 s patches)."""
 
 
@@ -70,7 +75,8 @@ def extract_file(path, kind, sr=16000):
     Returns:
         np.ndarray: float32; ``clip_summary``: (2 * 128,) mean and standard deviation of each
         band; ``pitch_summaries``: (3, 2 * 128), the clip's summary, then its copies' at +2 and -2 semitones; ``level``: (1,) RMS in dB (full scale = 0 dB); ``window_summary``: (n_windows, 2 * 64); ``frame_stacks``: (n_frames_total - 4, 5 * 128); ``modulation_image``: (64, 64);
-        ``modulation_patches``: (n_patches, 32, 32);
+        ``modulation_patches``: (n_patches, 32, 32); ``logmel_image``: (64, 64) (mel bands, spans of time);
+        ``pitch_logmel_images``: (3, 64, 64), the clip's image, then its copies' at +2 and -2 semitones;
         ``embedding:<backbone>``: (dim,) at 16 kHz
         whatever ``sr`` is, the rate the backbones were trained at.
     """
@@ -93,15 +99,27 @@ def extract_audio(audio, rate, kind):
         return features.modulation_spectrum(features.patches(spec, params["window"], params["hop"]), n_rates=params["n_rates"])
     if kind == "frame_stacks":
         return features.frame_stack(features.log_mel(audio, rate, n_mels=params["n_mels"]), params["n_frames"]).astype(np.float32)
-    if kind == "pitch_summaries":
-        import librosa
-
-        copies = [audio if steps == 0 else librosa.effects.pitch_shift(audio, sr=rate, n_steps=steps) for steps in params["n_steps"]]
-        return np.stack([_clip_summary(copy, rate, params) for copy in copies])
+    if kind in ("pitch_summaries", "pitch_logmel_images"):  # the clip, then its pitch-shifted copies: one summary or image each
+        recipe = _clip_summary if kind == "pitch_summaries" else _logmel_image
+        return np.stack([recipe(copy, rate, params) for copy in _pitch_copies(audio, rate, params["n_steps"])])
+    if kind == "logmel_image":
+        return _logmel_image(audio, rate, params)
     if kind == "clip_summary":
         return _clip_summary(audio, rate, params)
     spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)
     return features.window_summary(spec, params["window"], params["hop"], params["stats"]).astype(np.float32)
+
+
+def _pitch_copies(audio, rate, n_steps):
+    """The clip shifted by each of ``n_steps`` semitones (0: the clip itself), same length and rate."""
+    import librosa
+
+    return [audio if steps == 0 else librosa.effects.pitch_shift(audio, sr=rate, n_steps=steps) for steps in n_steps]
+
+
+def _logmel_image(audio, rate, params):
+    """The convolutional classifier's image, float32 (n_mels, n_bins): the log-mel (``ref=np.max``), its frames averaged into ``n_bins`` spans."""
+    return features.time_bins(features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max), params["n_bins"]).astype(np.float32)
 
 
 def _clip_summary(audio, rate, params):

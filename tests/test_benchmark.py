@@ -820,3 +820,21 @@ def test_the_selective_dcase_2023_baseline_fits_a_gaussian_per_domain_where_the_
     assert fits == [None, None]  # no domains: the selective method is the simple one
     scores = [pd.read_csv(next((tmp_path / "plain").glob(f"anomaly_score_*{m}.csv")), header=None)[1] for m in ("dcase2023_ae", "dcase2023_ae_selective")]
     np.testing.assert_array_equal(*scores)
+
+
+def test_a_log_mel_image_has_one_shape_for_clips_of_any_length_and_its_pitch_copies_differ():
+    """logmel_image: the level-free log-mel of 64 bands, its frames averaged into 64 spans; pitch_logmel_images: the
+    same image of the clip, then of its copies at +2 and -2 semitones (cnn_arcface's and cnn_pitch_classifier's input)."""
+    from aadlib.features import log_mel, time_bins
+
+    sr = 16000
+    for seconds in (5, 10):
+        audio = (0.1 * np.sin(2 * np.pi * 1000 * np.arange(seconds * sr) / sr)).astype(np.float32)
+        image = store.extract_audio(audio, sr, "logmel_image")
+        assert image.shape == (64, 64) and image.dtype == np.float32 and image.max() <= 0  # level-free: dB below the peak
+        np.testing.assert_allclose(image, time_bins(log_mel(audio, sr, n_mels=64, ref=np.max), 64), rtol=1e-6)
+    images = store.extract_audio(audio, sr, "pitch_logmel_images")
+    assert images.shape == (3, 64, 64) and images.dtype == np.float32
+    np.testing.assert_allclose(images[0], image, rtol=1e-6)
+    peaks = images.mean(axis=2).argmax(axis=1)  # the tone's band: higher, then lower, in the shifted copies
+    assert peaks[1] > peaks[0] > peaks[2]

@@ -114,6 +114,20 @@ def test_fit_frames_crops_and_pads_with_the_edge():
     assert features.fit_frames(np.zeros((4, 128, 431)), 432).shape == (4, 128, 432)
 
 
+def test_time_bins_average_every_frame_into_a_fixed_number_of_spans():
+    spec = np.arange(2 * 10, dtype=np.float32).reshape(2, 10)
+    binned = features.time_bins(spec, 4)  # spans of frames 0-1, 2-4, 5-6, 7-9
+    np.testing.assert_allclose(binned[0], [0.5, 3.0, 5.5, 8.0])
+    assert binned.shape == (2, 4) and binned.dtype == np.float32
+    np.testing.assert_allclose(binned @ [2, 3, 2, 3] / 10, spec.mean(axis=-1), rtol=1e-6)  # every frame counts once
+    np.testing.assert_array_equal(features.time_bins(spec, 10), spec)
+    np.testing.assert_array_equal(features.time_bins(spec[:, :3], 5)[0], [0, 0, 1, 1, 2])  # fewer frames than bins: repeated
+    sr = 16000
+    for seconds in (5, 10):  # a flight clip and a DCASE clip: one shape
+        y = np.random.default_rng(0).normal(size=seconds * sr).astype(np.float32)
+        assert features.time_bins(features.log_mel(y, sr, n_mels=64), 64).shape == (64, 64)
+
+
 def test_standardize_bands_uses_training_statistics_per_band():
     rng = np.random.default_rng(0)
     train = rng.normal(size=(6, 3, 20)) * np.array([1.0, 10.0, 100.0])[:, None] + np.array([0.0, -50.0, 7.0])[:, None]
