@@ -101,7 +101,7 @@ def conv_embedding(input_shape, filters=(16, 32, 64), embedding=32):
         embedding (int): Length of the embedding (linear output).
 
     Returns:
-        keras.Model: (batch, *input_shape) -> (batch, embedding).
+        keras.Model: (batch, n_mels, n_frames[, 1]) -> (batch, embedding).
 
     Notebook: behind ``aad benchmark``'s ``cnn_arcface`` and ``cnn_pitch_classifier`` (:data:`aadlib.methods.METHODS`).
     """
