@@ -134,7 +134,7 @@ def reconstruct(model, X, batch_size=SCORE_BATCH):
     return np.concatenate([keras.ops.convert_to_numpy(model(X[i : i + batch_size], training=False)) for i in range(0, len(X), batch_size)])
 
 
-def train_epochs(step, arrays, batch_size, epochs, random_state, n_sums=1):
+def train_epochs(step, arrays, batch_size, epochs, random_state, n_sums=1, even_batches=False):
     """Run ``step`` over shuffled batches of in-memory arrays, one graph call per epoch.
 
     Keras's ``fit`` spends more time per epoch setting up its input pipeline than the course's small
@@ -148,19 +148,27 @@ def train_epochs(step, arrays, batch_size, epochs, random_state, n_sums=1):
         epochs (int): Passes over the data.
         random_state (int): Seed of the row order, drawn anew every epoch.
         n_sums (int): How many sums ``step`` returns.
+        even_batches (bool): Split each epoch into ``n_rows // batch_size`` batches of near-equal size
+            instead, with no small last batch (whose batch statistics would be noisy: the GAN's networks
+            normalise by batch).
 
     Yields:
         tuple[float, ...]: Per epoch, each of ``step``'s sums divided by n_rows (the mean per row).
 
-    Notebook: 02_autoencoders_1d, 09_auxiliary_classification (through Autoencoder and AuxClassifier).
+    Notebook: 02_autoencoders_1d, 05_gan_detection, 09_auxiliary_classification (through Autoencoder, AnoGAN and AuxClassifier).
     """
     tensors, n_rows = [tf.constant(np.asarray(a, dtype=np.float32)) for a in arrays], len(arrays[0])
+    if even_batches:
+        sizes = [len(part) for part in np.array_split(np.arange(n_rows), max(1, n_rows // batch_size))]
+    else:
+        sizes = [min(batch_size, n_rows - start) for start in range(0, n_rows, batch_size)]
+    bounds = tf.constant(np.cumsum([0, *sizes]))
 
     @tf.function
     def epoch(shuffled):
         totals = (0.0,) * n_sums
-        for start in tf.range(0, tf.size(shuffled), batch_size):
-            values = step(*[tf.gather(x, shuffled[start : start + batch_size]) for x in tensors])
+        for i in tf.range(len(sizes)):
+            values = step(*[tf.gather(x, shuffled[bounds[i] : bounds[i + 1]]) for x in tensors])
             totals = tuple(total + value for total, value in zip(totals, values))
         return totals
 

@@ -25,6 +25,7 @@ import time
 import numpy as np
 from sklearn.preprocessing import StandardScaler
 
+from .autoencoders import train_epochs
 from .detectors import Detector
 from .store import FeatureFiles
 from .utils import AadError, SEED, tensorflow_defaults
@@ -223,12 +224,13 @@ class AnoGAN(Detector):
                 g_loss = bce(tf.ones_like(fake_logit), fake_logit)
             d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d.trainable_variables), d.trainable_variables))
             g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g.trainable_variables), g.trainable_variables))
-            return tf.stack([d_loss, g_loss, tf.reduce_mean(tf.sigmoid(real_logit))])
+            rows = tf.cast(tf.shape(real)[0], tf.float32)
+            return d_loss * rows, g_loss * rows, tf.reduce_sum(tf.sigmoid(real_logit))  # summed over the batch's rows
 
         fixed_z = np.random.default_rng(self.random_state).uniform(-1, 1, (4, self.latent_dim)).astype(np.float32)
         self.history_ = {"d_loss": [], "g_loss": [], "d_real": []}
         self.snapshots_ = []
-        for epoch, losses in enumerate(self._epochs(step, data, self.epochs, self.random_state), start=1):
+        for epoch, losses in enumerate(self._epochs(step, data, self.epochs, self.random_state, n_sums=3), start=1):
             for key, value in zip(self.history_, losses):
                 self.history_[key].append(float(value))
             if self.snapshot_every and (epoch % self.snapshot_every == 0 or epoch == 1):
@@ -246,39 +248,26 @@ class AnoGAN(Detector):
                 _, f_rebuilt = d(rebuilt, training=False)
                 loss = tf.reduce_mean(tf.square(real - rebuilt)) + tf.reduce_mean(tf.square(f_real - f_rebuilt))
             opt.apply_gradients(zip(tape.gradient(loss, e.trainable_variables), e.trainable_variables))
-            return tf.stack([loss])
+            return (loss * tf.cast(tf.shape(real)[0], tf.float32),)
 
-        self.history_["e_loss"] = [float(loss) for (loss,) in self._epochs(step, data, self.encoder_epochs, self.random_state + 1)]
+        self.history_["e_loss"] = [float(loss) for (loss,) in self._epochs(step, data, self.encoder_epochs, self.random_state + 1, n_sums=1)]
 
-    def _epochs(self, step, data, epochs, seed):
-        """Run ``step`` on every batch for ``epochs`` passes; yield each pass's mean of step's outputs.
+    def _epochs(self, step, data, epochs, seed, n_sums):
+        """Run ``step`` on every batch for ``epochs`` passes; yield each pass's ``n_sums`` sums of step, per row.
 
-        ``data``: a tensor of images (n, height, width, 1): the batches are ``n // batch_size`` near-equal
-        parts of a permutation drawn with ``seed`` every pass, and a pass is one graph call (calls
-        from Python would cost ~15 % more time). Or :class:`aadlib.store.FeatureFiles` of
-        patches: batches of ``batch_size`` from its ``tf.data`` pipeline, shuffled with ``seed``,
-        one graph call per batch.
+        ``data``: a tensor of images (n, height, width, 1): :func:`aadlib.autoencoders.train_epochs` with
+        ``n // batch_size`` near-equal batches of a permutation drawn with ``seed`` every pass. Or
+        :class:`aadlib.store.FeatureFiles` of patches: batches of ``batch_size`` from its ``tf.data``
+        pipeline, shuffled with ``seed``, one graph call per batch.
         """
         if isinstance(data, FeatureFiles):
             batches = data.dataset(self._scaled, self.batch_size, seed)
             batch_step = tf.function(lambda rows: step(tf.reshape(rows, (-1, *self.shape, 1))),
                                      input_signature=[tf.TensorSpec((None, data.n_features), tf.float32)])
             for _ in range(epochs):
-                yield np.mean([batch_step(rows).numpy() for rows in batches], axis=0)
+                yield np.sum([[float(value) for value in batch_step(rows)] for rows in batches], axis=0) / len(data)
             return
-        n = int(data.shape[0])
-        bounds = np.cumsum([0] + [len(part) for part in np.array_split(np.arange(n), max(1, n // self.batch_size))])
-
-        @tf.function
-        def one_pass(shuffled):
-            outputs = tf.TensorArray(tf.float32, size=len(bounds) - 1)
-            for i in tf.range(len(bounds) - 1):
-                outputs = outputs.write(i, step(tf.gather(data, shuffled[tf.gather(bounds, i) : tf.gather(bounds, i + 1)])))
-            return tf.reduce_mean(outputs.stack(), axis=0)
-
-        order = np.random.default_rng(seed)
-        for _ in range(epochs):
-            yield one_pass(tf.constant(order.permutation(n))).numpy()
+        yield from train_epochs(step, [data], self.batch_size, epochs, seed, n_sums, even_batches=True)
 
     # -- scoring ----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from aadlib.autoencoders import (
     ssim,
     ssim_loss,
     strided_cae,
+    train_epochs,
 )
 
 
@@ -287,3 +288,18 @@ def test_a_clip_of_patches_is_scored_in_the_domain_it_fits_best():
     assert detector.threshold_ == pytest.approx(np.percentile(detector.decision_function(clips_train), 90))
     with pytest.raises(aadlib.AadError, match=r"one label per training row \(40 rows\)"):
         PerPatch(small_mahalanobis_ae(epochs=1), patch_size=12).fit(clips_train, domains=domains[:-1])
+
+
+@pytest.mark.parametrize("even_batches, sizes", [(False, [8, 8, 8, 8, 8, 7]), (True, [10, 10, 9, 9, 9])])
+def test_train_epochs_visits_every_row_once_per_epoch_in_batches_of_the_asked_sizes(even_batches, sizes):
+    import tensorflow as tf
+
+    def step(x):  # per batch: its rows' values summed, its size, its size squared
+        n = tf.cast(tf.shape(x)[0], tf.float32)
+        return tf.reduce_sum(x), n, n * n
+
+    epochs = list(train_epochs(step, [np.arange(47.0)], batch_size=8, epochs=2, random_state=0, n_sums=3, even_batches=even_batches))
+    assert len(epochs) == 2
+    for total, count, squares in epochs:  # each sum divided by the 47 rows
+        assert total == pytest.approx(np.arange(47).mean()) and count == pytest.approx(1.0)
+        assert squares * 47 == pytest.approx(sum(n * n for n in sizes))  # 6 batches, the last of 7; or 5 near-equal ones
