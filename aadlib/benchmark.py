@@ -329,7 +329,6 @@ def _run_machine(method, machine_type, machine, record, members, of_type, cached
         return [{**row, "error": f"an auxiliary classifier learns to tell apart the machines (IDs or sections) of one type, and "
                                  f"{machine_type} has training clips of one machine only; run it on a folder with several, or choose another method"}]
     fit_with = record.fit_arguments(aux=machines, domains=train_from.domain[train].to_numpy())
-    shared = shared_fits if record.auxiliary else {}
     labels = members.label[test].to_numpy()
     labelled = labels != ""
     y = (labels == "anomaly").astype(int)
@@ -341,13 +340,14 @@ def _run_machine(method, machine_type, machine, record, members, of_type, cached
         runs, all_scores, thresholds = [], [], []
         for seed in seed_list(seeds):
             key = (method, machine_type, seed)
-            if key in shared:
-                detector, fit_s = shared[key]
+            if record.auxiliary and key in shared_fits:
+                detector, fit_s = shared_fits[key]
             else:
                 started = time.perf_counter()
                 detector = record.make(seed, example).fit(X_train, **fit_with)
                 fit_s = time.perf_counter() - started
-                shared[key] = detector, fit_s
+                if record.auxiliary:  # only these are shared: any other seed's detector is freed before the next is trained
+                    shared_fits[key] = detector, fit_s
             started = time.perf_counter()
             scores = detector.decision_function(X_test)
             all_scores.append(scores)
