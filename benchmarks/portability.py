@@ -14,7 +14,8 @@ and records every value the asserts compare (``benchmarks/claims.py``) in ``<out
 ``--seed-offset N`` shifts the seeds the chapters train with (``AAD_SEED_OFFSET``, see
 ``aadlib.seeds``) and records in ``<out>/<setting>+seeds<N>.jsonl``. ``report`` turns what
 ``<out>`` holds into ``benchmarks/portability.md``: one row per compared claim, its value in every
-setting and over seeds, and its smallest margin.
+setting and over seeds, and its smallest margin; what that file holds below its ``KEPT`` line (sections
+written by hand) is kept.
 
 Usage:
     python benchmarks/portability.py run [--settings default avx2 ...] [--seed-offset N] [--jobs 2] [notebooks ...]
@@ -37,6 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "_build" / "portability"
 REPORT = ROOT / "benchmarks" / "portability.md"
+KEPT = "<!-- Written by hand from here on: `portability.py report` keeps it. -->"
+"""The line of the report after which its sections are written by hand (runs of one chapter, claims added later)."""
 
 SETTINGS = {
     "default": {},
@@ -241,7 +244,8 @@ def main(argv=None):
     if args.command == "run":
         notebooks = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
         return 0 if run([nb.resolve() for nb in notebooks], args.settings, args.seed_offset, args.out, args.jobs) else 1
-    args.write.write_text(report(args.out))
+    kept = args.write.read_text().partition(KEPT) if args.write.is_file() else ("", "", "")
+    args.write.write_text(report(args.out) + ("\n" + KEPT + kept[2] if kept[1] else ""))
     print(f"wrote {args.write}")
     return 0
 

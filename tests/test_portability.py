@@ -88,3 +88,17 @@ def test_the_report_shows_each_claim_per_setting_with_its_worst_margin(tmp_path)
     table = portability.report(tmp_path)
     row = next(line for line in table.splitlines() if line.startswith("| 03 |"))
     assert row == "| 03 | 9 | `auc < 0.5` | 0.32 | 0.41 | 0.32 to 0.47 (3) | 0.03 |"
+
+
+def test_writing_the_report_keeps_the_sections_written_by_hand(tmp_path):
+    record = {"notebook": "03_x", "cell": 9, "assert": "assert auc < 0.5", "part": "auc < 0.5", "ops": ["<"], "held": True, "values": [0.32, 0.5]}
+    (tmp_path / "default.jsonl").write_text(json.dumps(record) + "\n")
+    written = tmp_path / "portability.md"
+    written.write_text(f"# an older report\n\n| 03 | 9 | stale |\n\n{portability.KEPT}\n\n## Chapter 08, by hand\n\nkept text\n")
+    portability.main(["report", "--out", str(tmp_path), "--write", str(written)])
+    text = written.read_text()
+    assert "stale" not in text and "| 03 | 9 | `auc < 0.5` | 0.32 |" in text
+    assert text.endswith(f"\n{portability.KEPT}\n\n## Chapter 08, by hand\n\nkept text\n")
+    written.write_text("no marker: the whole file is the report\n")
+    portability.main(["report", "--out", str(tmp_path), "--write", str(written)])
+    assert portability.KEPT not in written.read_text() and "no marker" not in written.read_text()
