@@ -322,7 +322,8 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
         if (method,) in done:
             rows.extend(done[(method,)])
             continue
-        kind, make = registry[method]
+        record = registry[method]
+        kind, make = record
         clips, values = clip_features(folder, table, kind, clip_s, hop_s, trim_s, sr=sr, cache_dir=cache_dir, n_jobs=n_jobs, progress=progress)
         example = values[0]  # one clip's features in their own shape (an image, windows, patches): models are built from it
         values = values.reshape(len(values), -1)  # and one row per clip, as benchmark.run reads its cache
@@ -335,7 +336,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
                        for k in sorted(set(test_clips.n_broken) - {0})}
         groups |= {f"mission {m}": (test_clips.mission == m).to_numpy() for m in sorted(set(test_clips.mission) - {""})}
         base = {"machine_type": name, "domain": "", "method": method, "n_train": int(train.sum())}
-        if registry[method].auxiliary and len(set(clips.mission[train]) - {""}) < 2:
+        if record.auxiliary and len(set(clips.mission[train]) - {""}) < 2:
             rows.append({**base, "machine": "all", "error": "an auxiliary classifier learns to tell apart the mission paths of the "
                                                             "normal training recordings, and this layout has none; choose another method"})
             pd.DataFrame(rows).to_csv(out_dir / "results.csv", index=False)
@@ -344,7 +345,7 @@ def run_recordings(folder, methods, seeds=1, out_dir="aad_results", clip_s=5.0, 
             runs, all_scores = [], []
             for seed in seed_list(seeds):
                 started = time.perf_counter()
-                detector = make(seed, example).fit(X_train, **registry[method].fit_arguments(aux=clips.mission[train].to_numpy()))
+                detector = make(seed, example).fit(X_train, **record.fit_arguments(aux=clips.mission[train].to_numpy()))
                 fit_s = time.perf_counter() - started
                 started = time.perf_counter()
                 all_scores.append(detector.decision_function(X_test))
