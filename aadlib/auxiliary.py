@@ -104,9 +104,12 @@ def conv_embedding(input_shape, filters=(16, 32, 64), embedding=32, waveform_sam
     its window), no bias, then three blocks of layer normalisation over time, leaky ReLU (slope 0.2) and a
     1-D convolution of kernel 3 across the ``n_mels`` channels. The Tgram is stacked with the log-mel image as
     a second channel and both go through the same blocks as above. Kept of STgram: the learnt filter bank on
-    the raw waveform, its three blocks and the two stacked channels. Dropped: its third channel (none, as in
-    STgram itself, which has two) and MobileFaceNet, as above. The samples beyond ``n_frames`` strides (fewer
-    than ``n_frames``) are left out, and the waveform is standardised sample by sample with the image
+    the raw waveform, with one output per column of the log-mel image, its three blocks, and the two stacked
+    channels. Dropped or changed: MobileFaceNet (as above); the sizes (64 bands by 64 spans, not 128 by 313
+    frames), so that the stride grows with the clip (1,250 samples for 5 s at 16 kHz, 2,500 for 10 s) where
+    STgram's is its log-mel's hop; and the image's columns are means of log-mel frames over a span, whereas
+    the Tgram's filters see two spans of samples. The samples beyond ``n_frames`` strides (fewer than
+    ``n_frames``) are left out, and the waveform is standardised sample by sample with the image
     (:class:`AuxClassifier` standardises every value of a row), which for a stationary sound is nearly one gain.
 
     Args:
