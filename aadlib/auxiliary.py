@@ -74,7 +74,7 @@ def dense_embedding(input_dim, hidden=128, n_hidden=2, embedding=32):
     return keras.Model(inputs, layers.Dense(embedding)(x), name="dense_embedding")
 
 
-def conv_embedding(input_shape, filters=(16, 32, 64), embedding=32):
+def conv_embedding(input_shape, filters=(16, 32, 64), embedding=32, waveform_samples=None):
     """A small convolutional network from a log-mel image to an embedding.
 
     The DCASE Task 2 systems that classify machine IDs with an angular margin since 2020 read the
@@ -95,15 +95,37 @@ def conv_embedding(input_shape, filters=(16, 32, 64), embedding=32):
     stationary over a clip, a fault is tied to no moment) followed by one linear layer over
     frequency x channels (a fault is tied to its bands).
 
+    With ``waveform_samples``, the network also learns STgram's second channel from the waveform, simplified
+    to these sizes. Its input is then one flat row per clip, the image's values (bands by spans of time)
+    followed by the clip's ``waveform_samples`` samples (``aad benchmark``'s ``logmel_image_waveform``). It splits
+    the row, and a "Tgram" of the image's shape is learnt from the waveform as STgram learns it: a 1-D
+    convolution with ``n_mels`` filters, stride ``waveform_samples // n_frames`` (one output per span of
+    time; STgram: stride 512 = its log-mel's hop, 128 filters) and a kernel of twice the stride (STgram: 1024,
+    its window), no bias, then three blocks of layer normalisation over time, leaky ReLU (slope 0.2) and a
+    1-D convolution of kernel 3 across the ``n_mels`` channels. The Tgram is stacked with the log-mel image as
+    a second channel and both go through the same blocks as above. Kept of STgram: the learnt filter bank on
+    the raw waveform, with one output per column of the log-mel image, its three blocks, and the two stacked
+    channels. Dropped or changed: MobileFaceNet (as above); the sizes (64 bands by 64 spans, not 128 by 313
+    frames), so that the stride grows with the clip (1,250 samples for 5 s at 16 kHz, 2,500 for 10 s) where
+    STgram's is its log-mel's hop; and the image's columns are means of log-mel frames over a span, whereas
+    the Tgram's filters see two spans of samples. The samples beyond ``n_frames`` strides (fewer than
+    ``n_frames``) are left out, and the waveform is standardised sample by sample with the image
+    (:class:`AuxClassifier` standardises every value of a row), which for a stationary sound is nearly one gain.
+
     Args:
-        input_shape (tuple): (n_mels, n_frames) or (n_mels, n_frames, 1): one image (bands by rows).
+        input_shape (tuple): (n_mels, n_frames) or (n_mels, n_frames, 1): one image (bands by rows);
+            with ``waveform_samples``, (n_mels, n_frames), the image's shape inside the row.
         filters (tuple[int]): Channels of each block; each halves both axes.
         embedding (int): Length of the embedding (linear output).
+        waveform_samples (int | None): Samples of the waveform after the image in each row (at least
+            ``n_frames``); None: the image alone, the network above unchanged.
 
     Returns:
-        keras.Model: (batch, n_mels, n_frames[, 1]) -> (batch, embedding).
+        keras.Model: (batch, n_mels, n_frames[, 1]) -> (batch, embedding); with ``waveform_samples``,
+        (batch, n_mels * n_frames + waveform_samples) -> (batch, embedding).
 
-    Notebook: behind ``aad benchmark``'s ``cnn_arcface`` and ``cnn_pitch_classifier`` (:data:`aadlib.methods.METHODS`).
+    Notebook: behind ``aad benchmark``'s ``cnn_arcface``, ``cnn_pitch_classifier`` and, with the waveform branch,
+    ``stgram_arcface`` (:data:`aadlib.methods.METHODS`).
     """
     input_shape = tuple(int(n) for n in input_shape)
     if len(input_shape) not in (2, 3) or (len(input_shape) == 3 and input_shape[2] != 1):
@@ -111,8 +133,11 @@ def conv_embedding(input_shape, filters=(16, 32, 64), embedding=32):
     if min(input_shape[:2]) < 2 ** len(filters):
         raise AadError(f"An image of {input_shape[0]} x {input_shape[1]} is too small for {len(filters)} blocks that halve it "
                        f"each; give at least {2 ** len(filters)} bands and frames, or fewer filters.")
-    inputs = keras.Input(input_shape)
-    x = inputs if len(input_shape) == 3 else layers.Reshape((*input_shape, 1))(inputs)
+    if waveform_samples is None:
+        inputs = keras.Input(input_shape)
+        x = inputs if len(input_shape) == 3 else layers.Reshape((*input_shape, 1))(inputs)
+    else:
+        x, inputs = _with_tgram(input_shape, int(waveform_samples))
     for n in filters:
         x = layers.Conv2D(n, 3, padding="same", use_bias=False)(x)
         # momentum 0.9, not Keras's 0.99: with a hundred steps in all, the moving statistics the embedding
@@ -120,6 +145,27 @@ def conv_embedding(input_shape, filters=(16, 32, 64), embedding=32):
         x = layers.MaxPooling2D(2)(layers.ReLU()(layers.BatchNormalization(momentum=0.9)(x)))
     x = layers.Flatten()(keras.ops.mean(x, axis=2))  # (batch, bands, channels): the mean over time
     return keras.Model(inputs, layers.Dense(embedding)(x), name="conv_embedding")
+
+
+def _with_tgram(image_shape, samples):
+    """:func:`conv_embedding`'s waveform branch: (the stacked log-mel image and Tgram (batch, n_mels, n_frames, 2),
+    the input of rows (batch, n_mels * n_frames + samples))."""
+    if len(image_shape) != 2:
+        raise AadError(f"With a waveform, conv_embedding takes the image's shape as (n_mels, n_frames), not {image_shape}.")
+    n_mels, n_frames = image_shape
+    stride = samples // n_frames
+    if stride < 1:
+        raise AadError(f"A waveform of {samples} samples is too short for a Tgram of {n_frames} frames; give at least {n_frames} samples.")
+    inputs = keras.Input((n_mels * n_frames + samples,))
+    image = layers.Reshape((n_mels, n_frames, 1))(inputs[:, : n_mels * n_frames])
+    wave = layers.Reshape((n_frames * stride, 1))(inputs[:, n_mels * n_frames : n_mels * n_frames + n_frames * stride])
+    # "same" padding: half a stride on each side, as STgram pads its kernel of two hops, so n_frames outputs
+    tgram = layers.Conv1D(n_mels, 2 * stride, strides=stride, padding="same", use_bias=False)(wave)  # (batch, n_frames, n_mels)
+    for _ in range(3):
+        tgram = layers.LayerNormalization(axis=1)(tgram)  # over time, per channel, as STgram's LayerNorm(frames)
+        tgram = layers.Conv1D(n_mels, 3, padding="same", use_bias=False)(layers.LeakyReLU(0.2)(tgram))
+    tgram = layers.Reshape((n_mels, n_frames, 1))(layers.Permute((2, 1))(tgram))
+    return layers.Concatenate()([image, tgram]), inputs
 
 
 def cosine_logits(embeddings, centres):
@@ -262,6 +308,9 @@ class AuxClassifier(Detector):
     def _fit(self, X):
         keras.utils.set_random_seed(self.random_state)
         model = self.build(self.image_shape_ or X.shape[1])
+        if tuple(model.input_shape[1:]) != (self.image_shape_ or (X.shape[1],)):
+            raise AadError(f"The network {model.name} takes inputs of {tuple(model.input_shape[1:])}, but fit got "
+                           f"{f'images of {self.image_shape_}' if self.image_shape_ else f'rows of {X.shape[1]} values'}; build it for these.")
         n_classes, per_class = len(self.classes_), int(self.sub_clusters)
         centres = tf.Variable(keras.random.normal((model.output_shape[-1], n_classes * per_class), seed=self.random_state), name="centres")
         variables = [*model.trainable_variables, centres]

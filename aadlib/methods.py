@@ -43,6 +43,8 @@ NETWORKS = {
     "cae2d": "aadlib.autoencoders.strided_cae on the clip's image (height, width, 1), flat",
     "lstm": "aadlib.autoencoders.lstm_autoencoder on the clip's windows (n_windows, n_features), latent 8, flat",
     "cnn": "aadlib.auxiliary.conv_embedding on the clip's log-mel image (n_mels, n_frames), the last two axes of its features, flat",
+    "stgram": "aadlib.auxiliary.conv_embedding with its waveform branch, on a row of the clip's log-mel image (the n_mels and n_bins "
+              "of logmel_image_waveform) and its waveform (the rest of the row)",
 }
 """The networks of the autoencoder methods, and the auxiliary classifiers' convolutional embedding, built for the
 shape of one clip's features (:func:`network`)."""
@@ -75,6 +77,12 @@ def network(name, example):
         from .auxiliary import conv_embedding
 
         return flat(conv_embedding, example.shape[-2:])  # a self-supervised clip's features hold one image per pitch shift
+    if name == "stgram":
+        from .auxiliary import conv_embedding
+
+        image = FEATURES["logmel_image_waveform"]["n_mels"], FEATURES["logmel_image_waveform"]["n_bins"]
+        samples = example.size - image[0] * image[1]  # a row that is not image + waveform is explained by AuxClassifier.fit
+        return lambda dim: conv_embedding(image, waveform_samples=samples)
     raise AadError(f"Unknown network {name!r}; choose from {', '.join(NETWORKS)}.")
 
 
@@ -149,8 +157,8 @@ class Method:
         settings (dict): Keyword arguments of the detector's class, e.g. ``{"epochs": 60, "batch_size": 20}``;
             the seed (``random_state``, where the class has one), the network (``build``) and the
             GAN's patch ``shape`` are set by the method (:data:`WIRED`).
-        network (str | None): For "autoencoder" (and "cnn" for "auxclassifier"): a key of :data:`NETWORKS`, built for
-            the shape of one clip's features.
+        network (str | None): For "autoencoder" (and "cnn" or "stgram" for "auxclassifier"): a key of :data:`NETWORKS`,
+            built for the shape of one clip's features.
         per_patch (bool): Train on the rows of each clip's features (patches, frame stacks) and score
             a clip by the mean score of its rows (:class:`PerPatch`).
         auxiliary (bool): The detector is fitted with an auxiliary label per training clip,
@@ -270,6 +278,8 @@ METHODS = {
     # the same two on 64 x 64 log-mel images, with a small CNN as the embedding (aadlib.auxiliary.conv_embedding, a simplified
     # STgram-MFN) instead of the dense network on clip summaries; the settings of arcface and pitch_classifier
     "cnn_arcface": Method("logmel_image", "auxclassifier", {"loss": "arcface", "epochs": 30}, network="cnn", auxiliary=True),
+    # cnn_arcface with STgram's second channel: a "Tgram" learnt from the waveform, stacked with the log-mel image
+    "stgram_arcface": Method("logmel_image_waveform", "auxclassifier", {"loss": "arcface", "epochs": 30}, network="stgram", auxiliary=True),
     "cnn_pitch_classifier": Method("pitch_logmel_images", "auxclassifier", {"loss": "adacos", "epochs": 30, "batch_size": 16}, network="cnn",
                                    self_supervised=True),
     # chapter 06: kNN distance on a pretrained backbone's embedding
@@ -282,7 +292,8 @@ frame stacks; dcase2023_ae and dcase2023_ae_selective: the same autoencoder scor
 as the DCASE 2023 and 2024 baselines score it, simple or selective (one Gaussian per domain, see :attr:`Method.domains`); idnn: the interpolation network on the same stacks; arcface and adacos: auxiliary classifiers,
 ArcFace and sub-cluster AdaCos with 4 centres per class, see :attr:`Method.auxiliary`; pitch_classifier: the
 self-supervised classifier of pitch-shifted copies, see :attr:`Method.self_supervised`; cnn_arcface and
-cnn_pitch_classifier: arcface and pitch_classifier with a convolutional embedding of 64 x 64 log-mel images)."""
+cnn_pitch_classifier: arcface and pitch_classifier with a convolutional embedding of 64 x 64 log-mel images;
+stgram_arcface: cnn_arcface with a second channel learnt from the waveform, as STgram-MFN's Tgram)."""
 
 
 CLASSICAL = ("gmm", "iforest", "ocsvm", "lof")

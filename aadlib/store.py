@@ -49,6 +49,7 @@ FEATURES = {
     "modulation_patches": dict(n_mels=32, hop_length=256, window=64, hop=8, n_rates=32),
     "logmel_image": dict(n_mels=64, n_bins=64),
     "pitch_logmel_images": dict(n_mels=64, n_bins=64, n_steps=(0, 2, -2)),
+    "logmel_image_waveform": dict(n_mels=64, n_bins=64),
     **{f"embedding:{name}": dict(backbone=name) for name in MUSICNN_BACKBONES},
 }
 """Feature kinds. Level-free log-mel (``ref=np.max``, hop 512) summarised over the clip, or over windows;
@@ -60,7 +61,9 @@ a 64 x 64 modulation image (:func:`aadlib.features.modulation_image`); 32 x 32 m
 1 s windows every 0.13 s (chapter 05's GAN input); a 64 x 64 log-mel image, level-free, its frames averaged
 into 64 equal spans of the clip (:func:`aadlib.features.time_bins`: a 5 s or a 10 s clip gives the same shape, no
 frame left out; the convolutional auxiliary classifier's input, :func:`aadlib.auxiliary.conv_embedding`), and the same
-image of the clip and of its copies shifted by ``n_steps`` semitones; or a pretrained backbone's
+image of the clip and of its copies shifted by ``n_steps`` semitones; the same image flat, followed by the
+clip's waveform at the clip's rate (one row of 64 * 64 + n_samples values: the input of the waveform branch of
+:func:`aadlib.auxiliary.conv_embedding`, a simplified STgram); or a pretrained backbone's
 embedding (its default layer, the mean over the clip's 3 s patches)."""
 
 
@@ -77,6 +80,8 @@ def extract_file(path, kind, sr=16000):
         band; ``pitch_summaries``: (3, 2 * 128), the clip's summary, then its copies' at +2 and -2 semitones; ``level``: (1,) RMS in dB (full scale = 0 dB); ``window_summary``: (n_windows, 2 * 64); ``frame_stacks``: (n_frames_total - 4, 5 * 128); ``modulation_image``: (64, 64);
         ``modulation_patches``: (n_patches, 32, 32); ``logmel_image``: (64, 64) (mel bands, spans of time);
         ``pitch_logmel_images``: (3, 64, 64), the clip's image, then its copies' at +2 and -2 semitones;
+        ``logmel_image_waveform``: (64 * 64 + n_samples,), the ``logmel_image`` flat (band by band), then the
+        clip's n_samples samples at ``sr`` (80,000 for a 5 s clip at 16 kHz);
         ``embedding:<backbone>``: (dim,) at 16 kHz
         whatever ``sr`` is, the rate the backbones were trained at.
     """
@@ -104,6 +109,8 @@ def extract_audio(audio, rate, kind):
         return np.stack([recipe(copy, rate, params) for copy in _pitch_copies(audio, rate, params["n_steps"])])
     if kind == "logmel_image":
         return _logmel_image(audio, rate, params)
+    if kind == "logmel_image_waveform":
+        return np.concatenate([_logmel_image(audio, rate, params).ravel(), audio.astype(np.float32)])
     if kind == "clip_summary":
         return _clip_summary(audio, rate, params)
     spec = features.log_mel(audio, rate, n_mels=params["n_mels"], ref=np.max)

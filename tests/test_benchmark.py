@@ -777,6 +777,21 @@ def test_an_auxiliary_classifier_learns_every_machine_of_a_type_once(folder, tmp
     assert (alone[alone.method == "lof"].error == "").all()
 
 
+def test_the_waveform_branch_runs_through_the_benchmark_as_the_convolutional_classifier_does(folder, tmp_path):
+    """stgram_arcface (logmel_image_waveform rows, conv_embedding's waveform branch) learns a DCASE type's IDs as cnn_arcface
+    does, and on a folder of one machine says the same as cnn_arcface."""
+    fast = {"epochs": 2}
+    table = benchmark.run(folder("DCASE 2020"), ["stgram_arcface"], out_dir=tmp_path / "out", n_jobs=1, progress=False,
+                          config={"stgram_arcface": fast})
+    machines = table[table.machine.isin(["id_00", "id_02"])]
+    assert (machines.error == "").all(), machines.error.iloc[0]
+    assert machines.auc.between(0, 1).all()
+    alone = benchmark.run(folder("anomaly_mini"), ["stgram_arcface", "cnn_arcface"], out_dir=tmp_path / "alone", n_jobs=1, progress=False,
+                          config={"stgram_arcface": fast, "cnn_arcface": fast})
+    errors = alone.set_index("method").error
+    assert errors["stgram_arcface"] == errors["cnn_arcface"] and errors["stgram_arcface"].startswith("an auxiliary classifier learns")
+
+
 def test_the_self_supervised_classifier_runs_on_a_folder_of_one_machine(folder, tmp_path):
     """pitch_classifier needs no labels: each clip's features are its summary and those of two pitch-shifted copies,
     the first the very clip_summary; the classifier learns the shifts and scores a clip by its own summary."""
@@ -838,3 +853,13 @@ def test_a_log_mel_image_has_one_shape_for_clips_of_any_length_and_its_pitch_cop
     np.testing.assert_allclose(images[0], image, rtol=1e-6)
     peaks = images.mean(axis=2).argmax(axis=1)  # the tone's band: higher, then lower, in the shifted copies
     assert peaks[1] > peaks[0] > peaks[2]
+
+
+def test_a_log_mel_image_with_its_waveform_is_one_row_of_the_image_then_the_samples():
+    """logmel_image_waveform (stgram_arcface's input): the logmel_image flat, then the clip's samples at its rate."""
+    sr = 16000
+    audio = (0.1 * np.sin(2 * np.pi * 1000 * np.arange(5 * sr) / sr)).astype(np.float32)
+    row = store.extract_audio(audio, sr, "logmel_image_waveform")
+    assert row.shape == (64 * 64 + 5 * sr,) and row.dtype == np.float32
+    np.testing.assert_array_equal(row[: 64 * 64], store.extract_audio(audio, sr, "logmel_image").ravel())
+    np.testing.assert_array_equal(row[64 * 64 :], audio)

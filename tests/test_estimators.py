@@ -14,7 +14,8 @@ from aadlib.benchmark import METHODS
 
 # One clip's features per feature kind, small: the contract does not depend on the sizes.
 EXAMPLE_SHAPES = {"clip_summary": (16,), "modulation_image": (16, 16), "window_summary": (6, 4), "modulation_patches": (2, 16, 16), "frame_stacks": (3, 20),
-                  "pitch_summaries": (3, 16), "logmel_image": (16, 16), "pitch_logmel_images": (3, 16, 16)}
+                  "pitch_summaries": (3, 16), "logmel_image": (16, 16), "pitch_logmel_images": (3, 16, 16),
+                  "logmel_image_waveform": (64 * 64 + 128,)}  # its image's shape is the kind's (64 x 64), then 2 samples a frame
 # A few epochs and search steps: the contract is about the interface, not about how well they learn.
 TINY = {"epochs": 2, "encoder_epochs": 1, "search_steps": 5}
 
