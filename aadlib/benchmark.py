@@ -327,13 +327,21 @@ def _run_machine(method, machine_type, machine, record, members, of_type, cached
     machines = [train_from.group[i][1] for i in train]
     if record.auxiliary and len(set(machines)) < 2:
         return [{**row, "error": f"an auxiliary classifier learns to tell apart the machines (IDs or sections) of one type, and "
-                                 f"{machine_type} has training clips of one machine only; run it on a folder with several, or choose another method"}]
+                                 f"{machine_type or 'this folder'} has training clips of one machine only; run it on a folder with several, or choose another method"}]
     fit_with = record.fit_arguments(aux=machines, domains=train_from.domain[train].to_numpy())
     labels = members.label[test].to_numpy()
     labelled = labels != ""
     y = (labels == "anomaly").astype(int)
     if not train or not test or (labelled.any() and len(set(y[labelled])) < 2):
         return [{**row, "error": "needs training clips and both normal and anomalous test clips"}]
+    if not record.per_patch:  # one row per clip: every clip's features must have one size
+        files = [train_from.file[i] for i in train] + [members.file[i] for i in test]
+        sizes = [np.load(cached[i], mmap_mode="r").size for i in (*train, *test)]
+        if len(set(sizes)) > 1:
+            other = next(k for k, size in enumerate(sizes) if size != sizes[0])
+            return [{**row, "error": f"its {record.kind} features differ in size from clip to clip ({sizes[0]} values for "
+                                     f"{Path(files[0]).name}, {sizes[other]} for {Path(files[other]).name}), as they do when clips "
+                                     f"differ in length; cut the clips to one length, or choose a method whose features do not depend on it"}]
     try:
         X_train, X_test = (load_features([cached[i] for i in part], max_bytes) for part in (train, test))
         example = np.load(cached[train[0]])

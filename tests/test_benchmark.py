@@ -164,8 +164,9 @@ def test_features_are_read_one_machine_at_a_time(folder, tmp_path, monkeypatch):
 
     monkeypatch.setattr(benchmark.np, "load", spy)
     benchmark.run(root, ["lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
-    # per machine: the shape of the training and of the test files, 18 clips, one example; machine after machine
-    assert reads == ["id_00"] * 21 + ["id_02"] * 21
+    # per machine: every clip's size (its file's header: one row per clip needs one size), the shape of the training and
+    # of the test files, 18 clips, one example; machine after machine
+    assert reads == ["id_00"] * 39 + ["id_02"] * 39
 
 
 def test_a_method_failing_on_one_machine_keeps_the_other_results(folder, tmp_path, monkeypatch):
@@ -790,6 +791,21 @@ def test_the_waveform_branch_runs_through_the_benchmark_as_the_convolutional_cla
                           config={"stgram_arcface": fast, "cnn_arcface": fast})
     errors = alone.set_index("method").error
     assert errors["stgram_arcface"] == errors["cnn_arcface"] and errors["stgram_arcface"].startswith("an auxiliary classifier learns")
+
+
+def test_clips_of_different_lengths_get_a_sentence_where_a_method_needs_one_size(tmp_path):
+    """A waveform (or any feature whose size follows the clip's length) cannot make one row per clip from clips of two
+    lengths: the machine's row says so, naming two clips; methods whose features have one size run as before."""
+    names = [f"valve/train/normal_id_0{m}_0000000{i}.wav" for m in (0, 2) for i in range(3)]
+    names += [f"valve/test/{label}_id_0{m}_00000000.wav" for m in (0, 2) for label in ("normal", "anomaly")]
+    for i, name in enumerate(names):
+        write(tmp_path / "dcase" / name, tone(seconds=1.5 if i == 1 else 1.0, freq=200 + 50 * i, seed=i))
+    table = benchmark.run(tmp_path / "dcase", ["stgram_arcface", "lof"], out_dir=tmp_path / "out", n_jobs=1, progress=False)
+    machines = table[table.machine.isin(["id_00", "id_02"])].set_index(["method", "machine"])
+    error = machines.loc[("stgram_arcface", "id_00"), "error"]
+    assert error.startswith("its logmel_image_waveform features differ in size from clip to clip (")
+    assert "normal_id_00_00000001.wav" in error and "cut the clips to one length" in error
+    assert (machines.loc["lof", "error"] == "").all() and machines.loc["lof", "auc"].between(0, 1).all()
 
 
 def test_the_self_supervised_classifier_runs_on_a_folder_of_one_machine(folder, tmp_path):
