@@ -228,6 +228,17 @@ def test_every_captioned_figure_is_cited_in_its_chapter(path):
     assert cited == set(names), f"{path.name}: figures never cited {sorted(set(names) - cited)}, citations of no figure {sorted(cited - set(names))}"
 
 
+def test_chapter_08_ranks_every_method_of_aad_benchmark():
+    """Chapter 08's table of every method on the flights (measured off the page) has one row per ``aad benchmark``
+    method: a method added to aadlib must be measured there too, and a method removed leaves no row behind."""
+    from aadlib.methods import METHODS
+
+    cells = json.loads((ROOT / "notebooks" / "08_real_flights.ipynb").read_text())["cells"]
+    table = next("".join(c["source"]) for c in cells if "".join(c["source"]).startswith("### Every method of the course"))
+    rows = re.findall(r"^\| `([\w:]+)` \|", table, flags=re.MULTILINE)
+    assert len(rows) == len(set(rows)) and set(rows) == set(METHODS), (sorted(set(METHODS) - set(rows)), sorted(set(rows) - set(METHODS)))
+
+
 def test_every_notebook_is_in_the_table_of_contents():
     toc = (ROOT / "_toc.yml").read_text()
     for path in NOTEBOOKS:
