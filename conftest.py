@@ -19,6 +19,8 @@ machine the first is zero, and the judged time is the measured one.
 """
 
 import os
+import shutil
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -147,3 +149,21 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_sessionfinish(session, exitstatus):
     if exitstatus == 0 and any(own_seconds(path) > budget(path) for path in _seconds):
         session.exitstatus = 1
+
+
+_own_tmpdir = []
+
+
+def pytest_configure(config):
+    """Every temporary file of the run (TensorFlow's generated code, a chapter's benchmark folder) goes into one folder,
+    removed at the end: nbval stops each notebook's kernel without letting it clean up, so repeated runs filled /tmp.
+    A pytest started inside the run (a test of a script) uses its caller's folder."""
+    if "AAD_TEST_TMPDIR" not in os.environ:
+        _own_tmpdir.append(tempfile.mkdtemp(prefix="aad-tests-"))
+        os.environ["AAD_TEST_TMPDIR"] = os.environ["TMPDIR"] = tempfile.tempdir = _own_tmpdir[0]
+
+
+def pytest_unconfigure(config):
+    if _own_tmpdir:
+        shutil.rmtree(_own_tmpdir.pop(), ignore_errors=True)
+        del os.environ["AAD_TEST_TMPDIR"]
