@@ -151,7 +151,7 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-_own_tmpdir = []
+_before = []  # the caller's TMPDIR and tempfile.tempdir, put back when the run's folder is removed
 
 
 def pytest_configure(config):
@@ -159,11 +159,15 @@ def pytest_configure(config):
     removed at the end: nbval stops each notebook's kernel without letting it clean up, so repeated runs filled /tmp.
     A pytest started inside the run (a test of a script) uses its caller's folder."""
     if "AAD_TEST_TMPDIR" not in os.environ:
-        _own_tmpdir.append(tempfile.mkdtemp(prefix="aad-tests-"))
-        os.environ["AAD_TEST_TMPDIR"] = os.environ["TMPDIR"] = tempfile.tempdir = _own_tmpdir[0]
+        _before.append((os.environ.get("TMPDIR"), tempfile.tempdir))
+        os.environ["AAD_TEST_TMPDIR"] = os.environ["TMPDIR"] = tempfile.tempdir = tempfile.mkdtemp(prefix="aad-tests-")
 
 
 def pytest_unconfigure(config):
-    if _own_tmpdir:
-        shutil.rmtree(_own_tmpdir.pop(), ignore_errors=True)
-        del os.environ["AAD_TEST_TMPDIR"]
+    if _before:  # this run made the folder: remove it, and let later temporary files go where they went before
+        shutil.rmtree(os.environ.pop("AAD_TEST_TMPDIR"), ignore_errors=True)
+        tmpdir, tempfile.tempdir = _before.pop()
+        if tmpdir is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = tmpdir
